@@ -1,0 +1,1 @@
+"""Kura's application: the core pipeline, adapters, audit, CLI, settings and wiring."""

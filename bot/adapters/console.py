@@ -1,0 +1,62 @@
+"""The terminal adapter: a line typed by a chosen user in, the streamed reply out."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.core.types import Completed, Decided, InboundMessage, PipelineEvent, Reply, SourcesFound, TextDelta
+from policies import explain
+
+__all__ = ["ConsoleRenderer", "to_inbound"]
+
+
+def to_inbound(line: str, user: str, channel_id: str | None) -> InboundMessage:
+    """A typed line as an InboundMessage from ``user`` (an email), in a channel or direct."""
+    return InboundMessage(platform="console", user=user, text=line.strip(), channel_id=channel_id)
+
+
+class ConsoleRenderer:
+    """Renders pipeline events as they arrive: the decision, the streamed answer, then sources."""
+
+    def __init__(self, console: Console, *, show_rules: bool = False) -> None:
+        self._console = console
+        self._show_rules = show_rules
+        self._streamed = False
+
+    def render(self, event: PipelineEvent) -> None:
+        """Render one event."""
+        if isinstance(event, Decided):
+            self._streamed = False
+            d = event.decision
+            if d.allowed and d.scope is not None:
+                self._console.print(
+                    f"[dim]policy: allowed · roles {', '.join(d.roles) or '-'} · "
+                    f"clearance {d.scope.clearance.label} · reply {d.visibility}[/dim]"
+                )
+            else:
+                self._console.print(f"[dim]policy: denied ({escape(d.reason_code)}: {escape(d.reason)})[/dim]")
+            if self._show_rules:
+                self._console.print(f"[dim]{escape(explain(d))}[/dim]")
+        elif isinstance(event, SourcesFound):
+            self._console.print(f"[dim]searched: {len(event.citations)} readable document(s)[/dim]")
+        elif isinstance(event, TextDelta):
+            self._streamed = True
+            self._console.print(escape(event.text), end="", soft_wrap=True, highlight=False)
+        elif isinstance(event, Completed):
+            self._finish(event.reply)
+
+    def _finish(self, reply: Reply) -> None:
+        if self._streamed:
+            self._console.print()
+            if reply.status != "answered":
+                self._console.print(f"[yellow]{escape(reply.text)}[/yellow]")
+        else:
+            style = "yellow" if reply.status in ("refused", "unavailable") else "default"
+            self._console.print(f"[{style}]{escape(reply.text)}[/{style}]")
+        if reply.citations:
+            label = "出典" if reply.language == "ja" else "Sources"
+            self._console.print(f"[bold]{label}:[/bold]")
+            for c in reply.citations:
+                self._console.print(f"  [{c.number}] {escape(c.title)} — [cyan]{escape(c.source)}[/cyan]")
+        self._console.print(f"[dim]audit: {reply.audit_id or 'not recorded'}[/dim]\n")

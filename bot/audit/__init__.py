@@ -1,0 +1,7 @@
+"""The hash-chained, append-only audit log."""
+
+from bot.audit.chain import GENESIS, record_hash
+from bot.audit.crypto import TextCipher
+from bot.audit.store import AuditEntry, AuditStore, VerifyResult
+
+__all__ = ["GENESIS", "AuditEntry", "AuditStore", "TextCipher", "VerifyResult", "record_hash"]

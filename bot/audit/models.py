@@ -1,0 +1,50 @@
+"""The audit table. Rows are append-only: a trigger (see the first migration) rejects UPDATE and DELETE."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, LargeBinary, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["AuditBase", "AuditRecord"]
+
+
+class AuditBase(DeclarativeBase):
+    """Declarative base of the audit tables."""
+
+
+class AuditRecord(AuditBase):
+    """One request or admin action. ``hash`` covers every column but the encrypted text (whose
+    sha256 it covers instead), so purging text later keeps the chain verifiable."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    platform: Mapped[str] = mapped_column(Text)
+    channel_id: Mapped[str | None] = mapped_column(Text)
+    thread_id: Mapped[str | None] = mapped_column(Text)
+    user_ref: Mapped[str] = mapped_column(Text)
+    user_email: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str] = mapped_column(Text)
+    rules: Mapped[list[str]] = mapped_column(JSONB)
+    retrieved: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    prompt_version: Mapped[str | None] = mapped_column(Text)
+    policy_version: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    first_token_ms: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[str | None] = mapped_column(Text)
+    question_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    question_sha256: Mapped[str] = mapped_column(Text)
+    answer_sha256: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(Text, unique=True)

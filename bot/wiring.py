@@ -1,0 +1,180 @@
+"""The composition root: build every part from the settings, once, and hand them out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+
+import bot
+import policies
+from bot.audit import AuditStore, TextCipher
+from bot.core.pipeline import Pipeline, PipelineConfig
+from bot.db import Database
+from bot.errors import ConfigurationError, ModelUnavailable
+from bot.identity import FileDirectory
+from bot.settings import KuraSettings
+from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
+from llm import ChatModel, E5Embedder, Embedder, OpenAIChatModel, OpenAIEmbedder
+from llm.catalog import get_local_model
+from llm.errors import LLMError
+from llm.runtime import LocalModelServer, ensure_model_file
+from policies import Policy, PolicyError, load_policy
+
+__all__ = [
+    "Runtime",
+    "StaticPolicy",
+    "default_directory_file",
+    "default_policy_file",
+    "open_runtime",
+    "sample_knowledge",
+]
+
+_log = logging.getLogger(__name__)
+Status = Callable[[str], None]
+
+
+def default_policy_file() -> Path:
+    """The policy shipped with Kura."""
+    return Path(policies.__file__).parent / "default.yaml"
+
+
+def default_directory_file() -> Path:
+    """The sample company's directory, the default when none is configured."""
+    return Path(bot.__file__).parent / "sample" / "directory.yaml"
+
+
+def sample_knowledge() -> Path:
+    """The sample knowledge base (Japanese and English, four access levels)."""
+    return Path(bot.__file__).parent / "sample" / "knowledge"
+
+
+class StaticPolicy:
+    """A policy loaded once at start."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    def current(self) -> Policy:
+        """The policy in force."""
+        return self._policy
+
+
+def load_configured_policy(settings: KuraSettings) -> Policy:
+    """The configured policy file, validated; ConfigurationError listing its problems."""
+    path = settings.policy.file or default_policy_file()
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise ConfigurationError("; ".join(exc.problems)) from exc
+
+
+def _embedder(settings: KuraSettings) -> Embedder:
+    e = settings.embedding
+    if e.backend == "openai":
+        if not e.base_url:
+            raise ConfigurationError("KURA_EMBEDDING_BASE_URL is required when KURA_EMBEDDING_BACKEND=openai")
+        client = openai.AsyncOpenAI(base_url=e.base_url, api_key=e.api_key.get_secret_value())
+        return OpenAIEmbedder(client, e.model, e.dim, batch_size=e.batch_size)
+    return E5Embedder(threads=e.threads, batch_size=e.batch_size)
+
+
+@dataclass
+class Runtime:
+    """Every part, built. ``pipeline`` and ``chat`` exist when a model was asked for."""
+
+    settings: KuraSettings
+    database: Database
+    store: KnowledgeStore
+    embedder: Embedder
+    ingestor: Ingestor
+    audit: AuditStore
+    directory: FileDirectory
+    policy: StaticPolicy
+    chat: ChatModel | None = None
+    pipeline: Pipeline | None = None
+    model_url: str | None = None
+
+
+async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[ChatModel, str]:
+    llm = settings.llm
+    base_url = llm.base_url
+    model_name = llm.model
+    if base_url is None:
+        try:
+            entry = get_local_model(llm.local_model)
+        except KeyError as exc:
+            raise ConfigurationError(str(exc.args[0])) from exc
+        if not entry.licence.commercial_use and not llm.allow_noncommercial:
+            raise ConfigurationError(
+                f"{entry.id} is licensed {entry.licence.spdx}, which does not allow commercial use; "
+                "set KURA_LLM_ALLOW_NONCOMMERCIAL=true to override"
+            )
+        status(f"model: {entry.id} ({entry.upstream}, {entry.licence.spdx})")
+        try:
+            path = await asyncio.to_thread(ensure_model_file, entry, settings.model_cache_dir)
+            status("model: starting the local server (llama.cpp, CPU)")
+            server = LocalModelServer(
+                path,
+                entry.id,
+                threads=llm.local_threads,
+                context=llm.local_context,
+                log_file=settings.data_dir / "logs" / "local-model.log",
+                start_timeout_s=llm.local_start_timeout_s,
+            )
+            await stack.enter_async_context(server)
+        except LLMError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+        base_url, model_name = server.base_url, entry.id
+    client = openai.AsyncOpenAI(
+        base_url=base_url, api_key=llm.api_key.get_secret_value(), timeout=llm.timeout_s, max_retries=llm.max_retries
+    )
+    stack.push_async_callback(client.close)
+    return OpenAIChatModel(client, model_name, max_tokens=llm.max_tokens, temperature=llm.temperature), base_url
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: KuraSettings, *, with_model: bool = False, status: Status | None = None
+) -> AsyncIterator[Runtime]:
+    """Start the database (embedded or configured), and the model if asked; stop them on exit."""
+    say = status or (lambda _msg: None)
+    async with AsyncExitStack() as stack:
+        policy = StaticPolicy(load_configured_policy(settings))
+        directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
+        database = Database(settings)
+        say("database: " + ("embedded PostgreSQL" if database.embedded else "configured PostgreSQL"))
+        await database.start()
+        stack.push_async_callback(database.close)
+        await database.ensure_schema()
+        embedder = _embedder(settings)
+        store = KnowledgeStore(database.sessions, embedder.name, embedder.dim)
+        r = settings.retrieval
+        ingestor = Ingestor(
+            store,
+            embedder,
+            chunk_tokens=r.chunk_tokens,
+            overlap_tokens=r.chunk_overlap_tokens,
+            max_file_bytes=r.max_file_bytes,
+        )
+        cipher = TextCipher.from_file(settings.audit_key_file or settings.data_dir / "keys" / "audit.key")
+        audit = AuditStore(database.sessions, cipher)
+        runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
+        if with_model:
+            chat, url = await _chat_model(settings, stack, say)
+            retriever = PgVectorRetriever(store, embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples)
+            runtime.chat, runtime.model_url = chat, url
+            runtime.pipeline = Pipeline(
+                directory,
+                policy,
+                retriever,
+                chat,
+                audit,
+                PipelineConfig(top_k=r.top_k, max_tokens=settings.llm.max_tokens),
+            )
+        yield runtime

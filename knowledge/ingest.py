@@ -1,0 +1,187 @@
+"""Ingest a folder: read, check access metadata, split, embed, store; report what happened.
+
+Unchanged files do no work, a changed file replaces its chunks, a file whose access metadata alone
+changed is updated without re-embedding, and files gone from the folder lose their chunks. A file
+that cannot be read is reported and skipped; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from knowledge.access import ACCESS_FILE, AccessError, AccessInfo, folder_access, merge_access
+from knowledge.chunking import make_splitter, split_text
+from knowledge.parsing import SUPPORTED_SUFFIXES, ParsedDocument, ParseError, parse_file
+from knowledge.store import ChunkRow, DocumentRow, DocumentState, KnowledgeStore
+from llm.embeddings import Embedder
+
+__all__ = ["IngestReport", "Ingestor", "ProgressCallback"]
+
+_log = logging.getLogger(__name__)
+
+#: Called once per file with (relative path, outcome); outcome is a key of IngestReport.counts().
+ProgressCallback = Callable[[str, str], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    root: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    access_updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Number of files per outcome."""
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "access_updated": len(self.access_updated),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+            "refused": len(self.refused),
+            "skipped": len(self.skipped),
+        }
+
+
+class _Read(NamedTuple):
+    parsed: ParsedDocument
+    access: AccessInfo
+    content_hash: str
+
+
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        files.append(path)
+    return files
+
+
+class Ingestor:
+    """Brings a folder's documents into the store."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        *,
+        chunk_tokens: int = 256,
+        overlap_tokens: int = 32,
+        max_file_bytes: int = 5_000_000,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._splitter = make_splitter(embedder.count_tokens, chunk_tokens, overlap_tokens)
+        self._max_bytes = max_file_bytes
+
+    def files(self, root: Path) -> list[Path]:
+        """The candidate files under ``root`` (hidden files and folders excluded)."""
+        return _walk(root) if root.is_dir() else [root]
+
+    async def ingest(
+        self, path: Path, *, default_access: AccessInfo | None = None, progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Ingest a folder (or one file) and return the report.
+
+        Args:
+            path: the folder to mirror; its files' paths are stored relative to it.
+            default_access: access for files with no ``.kura-access.yaml`` or front matter; when
+                None such files are refused (nothing is stored readable by accident).
+            progress: called after each file.
+        """
+        started = time.perf_counter()
+        target, is_dir, files = await asyncio.to_thread(self._scan, path)
+        root = target if is_dir else target.parent
+        report = IngestReport(root=str(root))
+        await self._store.ensure_vector_index()
+        known = await self._store.documents_under(str(root))
+        seen: set[str] = set()
+        for file in files:
+            relative = file.relative_to(root).as_posix()
+            seen.add(relative)
+            outcome = await self._one(root, file, relative, known, default_access, report)
+            if progress is not None:
+                progress(relative, outcome)
+        if is_dir:
+            gone = {p: s for p, s in known.items() if p not in seen}
+            await self._store.delete_documents([s.id for s in gone.values()])
+            report.removed.extend(sorted(gone))
+        report.seconds = time.perf_counter() - started
+        _log.info("ingest done root=%s counts=%s", root, report.counts())
+        return report
+
+    def _scan(self, path: Path) -> tuple[Path, bool, list[Path]]:
+        target = path.resolve()
+        if not target.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        return target, target.is_dir(), self.files(target)
+
+    def _read(self, root: Path, file: Path, relative: str, default: AccessInfo | None) -> _Read:
+        """Read, parse and resolve access for one file (blocking I/O: runs in a worker thread)."""
+        if file.stat().st_size > self._max_bytes:
+            raise ParseError(f"larger than {self._max_bytes} bytes")
+        raw = file.read_bytes()
+        parsed = parse_file(file, raw)
+        access = merge_access(folder_access(file.parent, root, default), parsed.metadata, relative)
+        return _Read(parsed, access, hashlib.sha256(raw).hexdigest())
+
+    async def _one(
+        self,
+        root: Path,
+        file: Path,
+        relative: str,
+        known: dict[str, DocumentState],
+        default_access: AccessInfo | None,
+        report: IngestReport,
+    ) -> str:
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES or file.name == ACCESS_FILE:
+            report.skipped.append(relative)
+            return "skipped"
+        try:
+            parsed, access, content_hash = await asyncio.to_thread(self._read, root, file, relative, default_access)
+        except (OSError, ParseError, AccessError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            report.refused.append((relative, reason))
+            return "refused"
+        state = known.get(relative)
+        if state is not None and state.content_hash == content_hash and state.embedding_model == self._store.model:
+            if (state.acl, state.classification, state.owner) == (access.allow, access.classification, access.owner):
+                report.unchanged.append(relative)
+                return "unchanged"
+            await self._store.update_access(state.id, access.allow, access.classification, access.owner)
+            report.access_updated.append(relative)
+            return "access_updated"
+        pieces = split_text(self._splitter, parsed.text)
+        vectors = await self._embedder.embed_passages([f"{parsed.title}\n{p}" for p in pieces])
+        chunks = [ChunkRow(i, p, self._embedder.count_tokens(p)) for i, p in enumerate(pieces)]
+        doc = DocumentRow(
+            root=str(root),
+            path=relative,
+            title=parsed.title,
+            content_hash=content_hash,
+            acl=access.allow,
+            classification=access.classification,
+            owner=access.owner,
+            embedding_model=self._store.model,
+        )
+        await self._store.replace_document(doc, chunks, vectors)
+        report.chunks_written += len(chunks)
+        (report.changed if state is not None else report.added).append(relative)
+        return "changed" if state is not None else "added"

@@ -1,0 +1,65 @@
+"""Turn a file into text, a title and its front matter. Markdown and plain text for now."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+__all__ = ["SUPPORTED_SUFFIXES", "ParseError", "ParsedDocument", "parse_file"]
+
+SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+# Zero-width, bidi controls, variation selectors and Unicode tag characters: invisible to a
+# reader, visible to a model. Stripped at ingest so they can carry no hidden instruction.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f]")
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class ParseError(ValueError):
+    """The file cannot be read as a document; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A file's text (invisible characters removed), title and front matter."""
+
+    title: str
+    text: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def _decode(raw: bytes) -> str:
+    # UTF-8 first; Shift_JIS (cp932) is still common for Japanese text files.
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ParseError("not UTF-8 or Shift_JIS text")
+
+
+def parse_file(path: Path, raw: bytes) -> ParsedDocument:
+    """Parse ``raw`` (the bytes of ``path``) by its suffix; ParseError with a reason if it cannot."""
+    if b"\x00" in raw[:8192]:
+        raise ParseError("binary content")
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", _decode(raw)))
+    metadata: dict[str, object] = {}
+    if path.suffix.lower() in {".md", ".markdown"}:
+        try:
+            post = frontmatter.loads(text)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ParseError(f"front matter is not valid YAML: {type(exc).__name__}") from exc
+        metadata = dict(post.metadata)
+        text = post.content
+        heading = _HEADING.search(text)
+        title = str(metadata.get("title") or (heading.group(1) if heading else path.stem))
+    else:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        title = first if 0 < len(first) <= 80 else path.stem
+    if not text.strip():
+        raise ParseError("no text")
+    return ParsedDocument(title=title.strip(), text=text.strip(), metadata=metadata)

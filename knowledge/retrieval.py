@@ -1,0 +1,71 @@
+"""The retrieval port and its pgvector implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from knowledge.store import KnowledgeStore
+from llm.embeddings import Embedder
+
+__all__ = ["PgVectorRetriever", "RetrievedChunk", "Retriever"]
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk a search returned, with what the audit needs to show why it was readable."""
+
+    chunk_id: int
+    document_id: int
+    source: str
+    title: str
+    text: str
+    acl: tuple[str, ...]
+    classification: int
+    score: float
+
+
+class Retriever(Protocol):
+    """Finds the chunks nearest a question that a scope may read."""
+
+    async def retrieve(
+        self, query: str, principal_sets: Sequence[frozenset[str]], clearance: int, k: int
+    ) -> list[RetrievedChunk]:
+        """Search.
+
+        Args:
+            query: the question as the user wrote it.
+            principal_sets: one set per reader of the reply; a chunk must match each.
+            clearance: the highest classification rank every reader holds.
+            k: how many chunks at most.
+
+        Returns:
+            Chunks, most similar first.
+        """
+        ...
+
+
+class PgVectorRetriever:
+    """Embeds the query and runs the store's single filtered HNSW search."""
+
+    def __init__(self, store: KnowledgeStore, embedder: Embedder, *, ef_search: int, max_scan_tuples: int) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._ef_search = ef_search
+        self._max_scan_tuples = max_scan_tuples
+
+    async def retrieve(
+        self, query: str, principal_sets: Sequence[frozenset[str]], clearance: int, k: int
+    ) -> list[RetrievedChunk]:
+        """See :class:`Retriever`."""
+        vector = await self._embedder.embed_query(query)
+        hits = await self._store.search(
+            vector, principal_sets, clearance, k, ef_search=self._ef_search, max_scan_tuples=self._max_scan_tuples
+        )
+        return [
+            RetrievedChunk(
+                h.chunk_id, h.document_id, h.source, h.title, h.text, h.acl, h.classification, 1 - h.distance
+            )
+            for h in hits
+        ]

@@ -1,0 +1,277 @@
+"""All SQL of the knowledge package: documents, chunks, the per-model vector index, and search.
+
+Search is one statement: the access filter, the classification ceiling and the model are inside the
+same query as the vector ordering, and pgvector's iterative index scan keeps reading the HNSW index
+until k rows pass the filter (so a user who may read 1% of the chunks still gets k results).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import Text
+
+from knowledge.models import Chunk, Document
+from llm.embeddings import Vector as Array
+
+__all__ = ["ChunkRow", "DocumentRow", "DocumentState", "KnowledgeStore", "SearchHit", "StoreStats"]
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9._/:@+-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What the store holds about a file, to decide whether it changed."""
+
+    id: int
+    content_hash: str
+    acl: tuple[str, ...]
+    classification: int
+    owner: str | None
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document to write."""
+
+    root: str
+    path: str
+    title: str
+    content_hash: str
+    acl: tuple[str, ...]
+    classification: int
+    owner: str | None
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk to write."""
+
+    ordinal: int
+    text: str
+    token_count: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One row of a search."""
+
+    chunk_id: int
+    document_id: int
+    source: str
+    title: str
+    text: str
+    acl: tuple[str, ...]
+    classification: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Sizes, for status and benchmarks."""
+
+    documents: int
+    chunks: int
+
+
+def _index_name(model: str, dim: int) -> str:
+    return f"ix_chunks_hnsw_{hashlib.sha256(model.encode()).hexdigest()[:10]}_{dim}"
+
+
+def _checked_model(model: str) -> str:
+    # The model name is written into SQL text (a partial index only matches a literal predicate),
+    # so it must be a plain identifier-like string.
+    if not _MODEL_NAME.match(model):
+        raise ValueError(f"embedding model name {model!r} has characters Kura does not allow")
+    return model
+
+
+class KnowledgeStore:
+    """Reads and writes documents and chunks in PostgreSQL with pgvector."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], model: str, dim: int) -> None:
+        self._sessions = sessions
+        self.model = _checked_model(model)
+        self.dim = int(dim)
+        self._search_sql = text(
+            f"""
+            WITH hits AS MATERIALIZED (
+                SELECT id, document_id, source, title, text, acl, classification,
+                       (embedding::vector({self.dim})) <=> :query AS distance
+                FROM chunks
+                WHERE embedding_model = '{self.model}'
+                  AND classification <= :clearance
+                  AND {{acl_filter}}
+                ORDER BY (embedding::vector({self.dim})) <=> :query
+                LIMIT :k
+            )
+            SELECT * FROM hits ORDER BY distance
+            """  # noqa: S608 - model checked by _checked_model, dim is an int, filter built below
+        ).text
+
+    async def ensure_vector_index(self) -> None:
+        """Create this model's partial HNSW cosine index if it does not exist."""
+        name = _index_name(self.model, self.dim)
+        ddl = (
+            f"CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw "
+            f"((embedding::vector({self.dim})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
+            f"WHERE embedding_model = '{self.model}'"
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(text(ddl))
+
+    async def documents_under(self, root: str) -> dict[str, DocumentState]:
+        """Every stored document of an ingest root, by relative path."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(Document).where(Document.root == root))
+            return {
+                d.path: DocumentState(d.id, d.content_hash, tuple(d.acl), d.classification, d.owner, d.embedding_model)
+                for d in rows.scalars()
+            }
+
+    async def replace_document(self, doc: DocumentRow, chunks: Sequence[ChunkRow], vectors: Array) -> int:
+        """Write a document and its chunks in one transaction, replacing what was there."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        async with self._sessions.begin() as session:
+            existing = await session.scalar(
+                select(Document).where(Document.root == doc.root, Document.path == doc.path).with_for_update()
+            )
+            if existing is None:
+                existing = Document(root=doc.root, path=doc.path)
+                session.add(existing)
+            else:
+                await session.execute(delete(Chunk).where(Chunk.document_id == existing.id))
+            existing.title = doc.title
+            existing.content_hash = doc.content_hash
+            existing.acl = list(doc.acl)
+            existing.classification = doc.classification
+            existing.owner = doc.owner
+            existing.embedding_model = doc.embedding_model
+            existing.chunk_count = len(chunks)
+            existing.ingested_at = func.now()
+            await session.flush()
+            session.add_all(
+                Chunk(
+                    document_id=existing.id,
+                    ordinal=c.ordinal,
+                    text=c.text,
+                    source=doc.path,
+                    title=doc.title,
+                    acl=list(doc.acl),
+                    classification=doc.classification,
+                    token_count=c.token_count,
+                    embedding_model=self.model,
+                    embedding_dim=self.dim,
+                    embedding=np.asarray(v, dtype=np.float32),
+                )
+                for c, v in zip(chunks, vectors, strict=True)
+            )
+            return existing.id
+
+    async def update_access(
+        self, document_id: int, acl: tuple[str, ...], classification: int, owner: str | None
+    ) -> None:
+        """Change a document's access without re-embedding: the document and all its chunks, together."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(acl=list(acl), classification=classification, owner=owner)
+            )
+            await session.execute(
+                update(Chunk)
+                .where(Chunk.document_id == document_id)
+                .values(acl=list(acl), classification=classification)
+            )
+
+    async def delete_documents(self, ids: Sequence[int]) -> None:
+        """Delete documents; their chunks go with them (ON DELETE CASCADE)."""
+        if ids:
+            async with self._sessions.begin() as session:
+                await session.execute(delete(Document).where(Document.id.in_(list(ids))))
+
+    async def search(
+        self,
+        query: Array,
+        principal_sets: Sequence[frozenset[str]],
+        clearance: int,
+        k: int,
+        *,
+        ef_search: int = 100,
+        max_scan_tuples: int = 20_000,
+        exact: bool = False,
+    ) -> list[SearchHit]:
+        """The k nearest chunks the scope may read.
+
+        Args:
+            query: the query vector (this store's model and dimension).
+            principal_sets: a chunk is returned only if its access list intersects every set.
+            clearance: the highest classification rank returned.
+            k: how many rows at most.
+            ef_search: HNSW candidate list size.
+            max_scan_tuples: bound of the iterative scan.
+            exact: disable the index (benchmarks: the ground truth).
+
+        Returns:
+            Hits ordered by cosine distance, nearest first. Empty when ``principal_sets`` is empty.
+        """
+        if not principal_sets or k <= 0:
+            return []
+        names = [f"s{i}" for i in range(len(principal_sets))]
+        acl_filter = " AND ".join(f"acl && :{n}" for n in names)
+        statement = text(self._search_sql.replace("{acl_filter}", acl_filter)).bindparams(
+            bindparam("query", type_=Vector(self.dim)),
+            *(bindparam(n, type_=ARRAY(Text)) for n in names),
+        )
+        params: dict[str, object] = {
+            "query": np.asarray(query, dtype=np.float32),
+            "clearance": int(clearance),
+            "k": int(k),
+            **{n: sorted(s) for n, s in zip(names, principal_sets, strict=True)},
+        }
+        async with self._sessions.begin() as session:
+            await self._tune(session, ef_search, max_scan_tuples, exact)
+            rows = (await session.execute(statement, params)).mappings().all()
+        return [
+            SearchHit(
+                chunk_id=r["id"],
+                document_id=r["document_id"],
+                source=r["source"],
+                title=r["title"],
+                text=r["text"],
+                acl=tuple(r["acl"]),
+                classification=r["classification"],
+                distance=float(r["distance"]),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    async def _tune(session: AsyncSession, ef_search: int, max_scan_tuples: int, exact: bool) -> None:
+        settings = {
+            "hnsw.ef_search": str(int(ef_search)),
+            "hnsw.iterative_scan": "relaxed_order",
+            "hnsw.max_scan_tuples": str(int(max_scan_tuples)),
+        }
+        if exact:
+            settings |= {"enable_indexscan": "off", "enable_bitmapscan": "off"}
+        for name, value in settings.items():
+            await session.execute(select(func.set_config(name, value, True)))
+
+    async def stats(self) -> StoreStats:
+        """Document and chunk counts."""
+        async with self._sessions() as session:
+            documents = await session.scalar(select(func.count()).select_from(Document))
+            chunks = await session.scalar(select(func.count()).select_from(Chunk))
+        return StoreStats(int(documents or 0), int(chunks or 0))

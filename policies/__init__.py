@@ -1,0 +1,31 @@
+"""Policy files and the pure policy engine: who may do what, where, with which data.
+
+Imports nothing of Kura's. ``decide()`` is pure and fails closed.
+"""
+
+from policies.engine import decide, explain
+from policies.loader import PolicyError, load_policy, load_policy_text
+from policies.model import (
+    ACTIONS,
+    Classification,
+    Decision,
+    Member,
+    Policy,
+    Request,
+    Scope,
+)
+
+__all__ = [
+    "ACTIONS",
+    "Classification",
+    "Decision",
+    "Member",
+    "Policy",
+    "PolicyError",
+    "Request",
+    "Scope",
+    "decide",
+    "explain",
+    "load_policy",
+    "load_policy_text",
+]

@@ -1,0 +1,140 @@
+"""The pure policy engine: ``decide(policy, request) -> Decision``. No I/O, fails closed."""
+
+from __future__ import annotations
+
+import logging
+
+from policies.model import ACTIONS, Classification, Decision, Member, Policy, Request, Scope
+
+__all__ = ["decide", "explain", "principals_of", "resolve"]
+
+_log = logging.getLogger(__name__)
+
+
+def resolve(policy: Policy, member: Member) -> tuple[tuple[str, ...], Classification | None, list[str]]:
+    """Roles and clearance a member has under ``policy``, with the rules that gave them."""
+    if not member.known:
+        return (), None, [f"{member.user_id}: not in the directory, no rights"]
+    roles: list[str] = []
+    clearance: Classification | None = None
+    fired: list[str] = []
+    for group in sorted(member.groups):
+        rule = policy.groups.get(group)
+        if rule is None:
+            continue
+        for role in rule.roles:
+            if role not in roles:
+                roles.append(role)
+                fired.append(f"group:{group} -> role:{role} ({policy.source}:{rule.line})")
+        if rule.clearance is not None and (clearance is None or rule.clearance > clearance):
+            clearance = rule.clearance
+            fired.append(f"group:{group} -> clearance {rule.clearance.label} ({policy.source}:{rule.line})")
+    for role in roles:
+        role_rule = policy.roles[role]
+        if role_rule.clearance is not None and (clearance is None or role_rule.clearance > clearance):
+            clearance = role_rule.clearance
+            fired.append(f"role:{role} -> clearance {role_rule.clearance.label} ({policy.source}:{role_rule.line})")
+    return tuple(roles), clearance, fired
+
+
+def principals_of(member: Member, roles: tuple[str, ...]) -> frozenset[str]:
+    """The access-list principals a member matches. Unknown members match ``public`` only."""
+    if not member.known:
+        return frozenset({"public"})
+    return frozenset(
+        {"public", f"user:{member.user_id.lower()}"}
+        | {f"group:{g}" for g in member.groups}
+        | {f"role:{r}" for r in roles}
+    )
+
+
+def _minimal(sets: list[frozenset[str]]) -> tuple[frozenset[str], ...]:
+    """Drop sets implied by others: a chunk matching subset A also matches any superset of A."""
+    unique = sorted(set(sets), key=lambda s: (len(s), sorted(s)))
+    kept: list[frozenset[str]] = []
+    for candidate in unique:
+        if not any(k <= candidate for k in kept):
+            kept.append(candidate)
+    return tuple(kept)
+
+
+def _deny(code: str, reason: str, rules: list[str], roles: tuple[str, ...] = ()) -> Decision:
+    return Decision(allowed=False, reason_code=code, reason=reason, roles=roles, rules=tuple(rules))
+
+
+def _decide(policy: Policy, request: Request) -> Decision:
+    asker = request.principal
+    if asker is None or not asker.known:
+        return _deny("unknown_user", "the user is not in the directory", ["unknown user: deny"])
+    if request.action not in ACTIONS:
+        return _deny("unknown_action", f"unknown action {request.action!r}", ["unknown action: deny"])
+    roles, clearance, fired = resolve(policy, asker)
+    granting = [r for r in roles if request.action in policy.roles[r].actions]
+    if not granting:
+        fired.append(f"no role of {asker.user_id} allows {request.action!r}: deny")
+        return _deny(
+            "action_not_allowed",
+            f"none of the roles ({', '.join(roles) or 'none'}) allows {request.action!r}",
+            fired,
+            roles,
+        )
+    fired.append(f"role:{granting[0]} allows {request.action} ({policy.source}:{policy.roles[granting[0]].line})")
+    if clearance is None:
+        clearance = Classification.PUBLIC
+        fired.append("no clearance granted: public only")
+
+    if request.channel_id is None:
+        scope = Scope((principals_of(asker, roles),), clearance)
+        fired.append("direct reply: the asker's own rights")
+        return Decision(True, "allowed", "allowed", scope, policy.default_route, "direct", roles, tuple(fired))
+
+    members = request.channel_members
+    if members is None:
+        fired.append(f"channel {request.channel_id} is unknown: deny")
+        return _deny("unknown_channel", f"channel {request.channel_id} is unknown", fired, roles)
+    if asker.user_id.lower() not in {m.user_id.lower() for m in members}:
+        fired.append(f"{asker.user_id} is not a member of {request.channel_id}: deny")
+        return _deny("not_a_member", f"the user is not a member of {request.channel_id}", fired, roles)
+    sets: list[frozenset[str]] = []
+    for member in members:
+        m_roles, m_clearance, _ = resolve(policy, member)
+        sets.append(principals_of(member, m_roles))
+        clearance = min(clearance, m_clearance if m_clearance is not None else Classification.PUBLIC)
+    outsiders = sum(1 for m in members if not m.known)
+    fired.append(
+        f"channel {request.channel_id}: {len(members)} members ({outsiders} without rights); "
+        f"only what every member may read, up to {clearance.label}"
+    )
+    scope = Scope(_minimal(sets), clearance)
+    return Decision(True, "allowed", "allowed", scope, policy.default_route, "channel", roles, tuple(fired))
+
+
+def decide(policy: Policy, request: Request) -> Decision:
+    """Decide a request. Any error inside the engine denies (fail closed).
+
+    Args:
+        policy: a validated policy.
+        request: the action, the asker and where the reply goes.
+
+    Returns:
+        A :class:`Decision`; ``allowed=False`` carries ``reason_code`` and ``reason``.
+    """
+    try:
+        return _decide(policy, request)
+    except Exception:
+        _log.exception("policy engine failed; denying")
+        return _deny("policy_error", "the policy could not be evaluated", ["engine error: deny"])
+
+
+def explain(decision: Decision) -> str:
+    """A multi-line, human-readable account of a decision and every rule that fired."""
+    head = "ALLOW" if decision.allowed else f"DENY ({decision.reason_code}: {decision.reason})"
+    lines = [head, f"roles: {', '.join(decision.roles) or '(none)'}"]
+    if decision.scope is not None:
+        lines.append(f"clearance: {decision.scope.clearance.label}")
+        for i, s in enumerate(decision.scope.principal_sets, 1):
+            lines.append(f"reader set {i}: {', '.join(sorted(s))}")
+        lines.append(f"visibility: {decision.visibility}; route: {decision.route}")
+    lines.append("rules:")
+    lines.extend(f"  - {rule}" for rule in decision.rules)
+    return "\n".join(lines)

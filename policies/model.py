@@ -1,0 +1,124 @@
+"""Values the policy engine reads and returns. All frozen; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Literal
+
+__all__ = [
+    "ACTIONS",
+    "Classification",
+    "Decision",
+    "GroupRule",
+    "Member",
+    "Policy",
+    "Request",
+    "RoleRule",
+    "Scope",
+    "Visibility",
+]
+
+#: Every action a request may ask for. Anything else is denied.
+ACTIONS: tuple[str, ...] = ("ask", "minutes", "admin", "audit_export")
+
+Visibility = Literal["direct", "channel"]
+
+
+class Classification(IntEnum):
+    """Data classes, ordered: a clearance of X reads X and everything below."""
+
+    PUBLIC = 0
+    INTERNAL = 1
+    CONFIDENTIAL = 2
+    SECRET = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Classification:
+        """Return the level named ``name`` (case-insensitive); ValueError if there is none."""
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown classification {name!r}") from None
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in files and SQL."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    """What a role may do, and the clearance it brings."""
+
+    name: str
+    actions: frozenset[str]
+    clearance: Classification | None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """What membership of a directory group brings: roles and/or a clearance."""
+
+    name: str
+    roles: tuple[str, ...]
+    clearance: Classification | None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy."""
+
+    roles: dict[str, RoleRule]
+    groups: dict[str, GroupRule]
+    default_route: str = "local"
+    source: str = "<memory>"
+    version: str = "0"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person as the directory knows them; ``known=False`` means a member with no rights."""
+
+    user_id: str
+    groups: frozenset[str] = frozenset()
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked: an action by a principal, in a DM (``channel_id`` None) or a channel."""
+
+    action: str
+    principal: Member | None
+    channel_id: str | None = None
+    #: Everyone who will see the reply in the channel; None when the channel is unknown.
+    channel_members: tuple[Member, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What retrieval may return: a chunk must match *every* principal set, within the clearance.
+
+    One set per distinct reader of the reply (their ``public``, ``user:``, ``group:``, ``role:``
+    principals). A chunk is readable when its access list intersects each set.
+    """
+
+    principal_sets: tuple[frozenset[str], ...]
+    clearance: Classification
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer, as a value. A denial carries its reason; it is not an exception."""
+
+    allowed: bool
+    reason_code: str
+    reason: str
+    scope: Scope | None = None
+    route: str = "local"
+    visibility: Visibility = "direct"
+    roles: tuple[str, ...] = ()
+    rules: tuple[str, ...] = field(default_factory=tuple)
