@@ -81,6 +81,16 @@ def _fields(r: AuditRecord) -> dict[str, object]:
     }
 
 
+def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
+    if record.seq != expected_seq:
+        return f"expected record {expected_seq}, found {record.seq}"
+    if record.prev_hash != prev:
+        return "does not link to the previous record"
+    if record_hash(_fields(record), prev) != record.hash:
+        return "content does not match its hash"
+    return ""
+
+
 class AuditStore:
     """Appends hash-chained records; verifies the chain."""
 
@@ -141,24 +151,23 @@ class AuditStore:
         return record_id
 
     async def verify(self, batch: int = 1000) -> VerifyResult:
-        """Walk the chain in order; the first record whose link or hash fails is reported."""
+        """Walk the chain in order (a server-side cursor: constant memory); the first record whose
+        position, link or hash fails is reported."""
         prev = GENESIS
-        expected_seq = 1
         count = 0
         async with self._sessions() as session:
             stream = await session.stream_scalars(
                 select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)
             )
-            async for record in stream:
-                count += 1
-                if record.seq != expected_seq:
-                    return VerifyResult(False, count, record.seq, f"expected record {expected_seq}, found {record.seq}")
-                if record.prev_hash != prev:
-                    return VerifyResult(False, count, record.seq, "does not link to the previous record")
-                if record_hash(_fields(record), prev) != record.hash:
-                    return VerifyResult(False, count, record.seq, "content does not match its hash")
-                prev = record.hash
-                expected_seq += 1
+            try:
+                async for record in stream:
+                    count += 1
+                    problem = _check(record, count, prev)
+                    if problem:
+                        return VerifyResult(False, count, record.seq, problem)
+                    prev = record.hash
+            finally:
+                await stream.close()
         return VerifyResult(True, count)
 
     async def get(self, record_id: str) -> AuditRecord | None:

@@ -1,0 +1,190 @@
+"""Ingest throughput: raw multilingual-e5-small embedding speed against end-to-end ``Ingestor.ingest``.
+
+The corpus is the sample knowledge base copied ``--copies`` times into a temporary folder
+(``copy-000``, ``copy-001``, ... each with its ``.kura-access.yaml`` files), every document getting a
+line ``copy N`` appended so that no two copies share a content hash. The script measures
+
+* raw embedding: ``E5Embedder(threads=N).embed_passages`` on exactly the texts the ingest embeds
+  (same parser, splitter, chunk size and ``title\\npiece`` form), once as one list (batches of 32)
+  and once per document, as the ingest calls it;
+* the ingest of the whole corpus into a fresh database (parse, access, split, embed, write);
+* a second ingest of the unchanged corpus, which should embed and write nothing.
+
+A benchmark, not a test. Run from the repository root:
+
+    python bench/ingest_throughput.py [--copies 10] [--threads N] [--data-dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import _common  # first: sets the warning filter
+
+import bot
+from knowledge.access import ACCESS_FILE, AccessError, folder_access, merge_access
+from knowledge.chunking import make_splitter, split_text
+from knowledge.ingest import Ingestor
+from knowledge.parsing import SUPPORTED_SUFFIXES, ParseError, parse_file
+from knowledge.store import KnowledgeStore
+from llm.embeddings import E5Embedder
+
+
+def _is_document(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES and path.name != ACCESS_FILE
+
+
+def build_corpus(source: Path, dest: Path, copies: int) -> None:
+    """Copy ``source`` into ``dest/copy-NNN`` and append ``copy N`` to every document."""
+    for n in range(copies):
+        target = dest / f"copy-{n:03d}"
+        shutil.copytree(source, target)
+        for file in sorted(target.rglob("*")):
+            if file.is_file() and _is_document(file):
+                with file.open("ab") as fh:  # bytes: works whatever the file's encoding
+                    fh.write(f"\n\ncopy {n}\n".encode("ascii"))
+
+
+def planned_chunks(
+    ingestor: Ingestor, embedder: E5Embedder, root: Path, chunk_tokens: int, overlap: int, max_bytes: int
+) -> tuple[list[list[str]], int]:
+    """The texts the ingest will embed, per accepted document, and the corpus size in bytes.
+
+    Mirrors ``Ingestor._read`` and ``Ingestor._one`` through public functions: size limit, parse,
+    access resolution (files the ingest refuses are left out), split, ``f"{title}\\n{piece}"``.
+    """
+    splitter = make_splitter(embedder.count_tokens, chunk_tokens, overlap)
+    root = root.resolve()
+    documents: list[list[str]] = []
+    size = 0
+    for file in ingestor.files(root):
+        if not _is_document(file) or file.stat().st_size > max_bytes:
+            continue
+        raw = file.read_bytes()
+        try:
+            parsed = parse_file(file, raw)
+            merge_access(folder_access(file.parent, root, None), parsed.metadata, file.relative_to(root).as_posix())
+        except (ParseError, AccessError):
+            continue
+        size += len(raw)
+        documents.append([f"{parsed.title}\n{p}" for p in split_text(splitter, parsed.text)])
+    return documents, size
+
+
+async def run(args: argparse.Namespace) -> None:
+    source = Path(bot.__file__).parent / "sample" / "knowledge"
+    work = Path(tempfile.mkdtemp(prefix="kura-bench-corpus-"))
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        await asyncio.to_thread(build_corpus, source, corpus, args.copies)
+        async with _common.database(args.data_dir, keep=args.keep) as (settings, db, where):
+            await measure(args, settings, db, where, corpus)
+    finally:
+        if args.keep:
+            print(f"kept the corpus: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+async def measure(args: argparse.Namespace, settings, db, where: str, corpus: Path) -> None:  # noqa: ANN001
+    r = settings.retrieval
+    embedder = E5Embedder(threads=args.threads, batch_size=settings.embedding.batch_size)
+    store = KnowledgeStore(db.sessions, embedder.name, embedder.dim)
+    ingestor = Ingestor(
+        store, embedder, chunk_tokens=r.chunk_tokens, overlap_tokens=r.chunk_overlap_tokens, max_file_bytes=r.max_file_bytes
+    )
+    documents, corpus_bytes = await asyncio.to_thread(
+        planned_chunks, ingestor, embedder, corpus, r.chunk_tokens, r.chunk_overlap_tokens, r.max_file_bytes
+    )
+    texts = [t for doc in documents for t in doc]
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    n_docs, n_chunks = len(documents), len(texts)
+    assert n_chunks > 0, "the corpus produced no chunks"
+
+    await embedder.embed_passages(texts[:8])  # warm-up (model load, first allocations), not timed
+
+    started = time.perf_counter()
+    vectors = await embedder.embed_passages(texts)
+    raw_all = time.perf_counter() - started
+    assert vectors.shape == (n_chunks, embedder.dim)
+
+    started = time.perf_counter()
+    for doc in documents:
+        await embedder.embed_passages(doc)
+    raw_per_doc = time.perf_counter() - started
+
+    started = time.perf_counter()
+    first = await ingestor.ingest(corpus)
+    ingest_s = time.perf_counter() - started
+    counts = first.counts()
+    assert counts["added"] == n_docs and first.chunks_written == n_chunks, (counts, first.chunks_written, n_chunks)
+
+    started = time.perf_counter()
+    second = await ingestor.ingest(corpus)
+    reingest_s = time.perf_counter() - started
+    again = second.counts()
+
+    stats = await store.stats()
+    raw_rate = n_chunks / raw_all
+
+    def pct(rate: float) -> str:
+        return f"{100 * rate / raw_rate:.0f}%"
+
+    rows = [
+        ["embed only: all chunks, batches of 32", "-", n_chunks, f"{raw_all:.2f}", "-",
+         f"{raw_rate:.1f}", f"{tokens / raw_all:.0f}", "100%"],
+        ["embed only: one call per document", n_docs, n_chunks, f"{raw_per_doc:.2f}", f"{n_docs / raw_per_doc:.1f}",
+         f"{n_chunks / raw_per_doc:.1f}", f"{tokens / raw_per_doc:.0f}", pct(n_chunks / raw_per_doc)],
+        ["Ingestor.ingest, new corpus", counts["added"], first.chunks_written, f"{ingest_s:.2f}",
+         f"{counts['added'] / ingest_s:.1f}", f"{first.chunks_written / ingest_s:.1f}", f"{tokens / ingest_s:.0f}",
+         pct(first.chunks_written / ingest_s)],
+        ["Ingestor.ingest again, no change", again["unchanged"], second.chunks_written, f"{reingest_s:.3f}",
+         f"{again['unchanged'] / reingest_s:.0f}", "-", "-", "-"],
+    ]
+    command = _common.reproduce(__file__, ["--copies", str(args.copies), "--threads", str(args.threads)])
+    print(f"Kura ingest throughput  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
+    print("\n".join(_common.machine_lines()))
+    print(f"model:   {embedder.name} (dim {embedder.dim}), {args.threads} threads, batch {settings.embedding.batch_size}")
+    print(f"db:      {where}")
+    print(
+        f"data:    sample knowledge base x {args.copies} copies = {n_docs} documents, {corpus_bytes / 1024:.0f} KiB, "
+        f"{n_chunks} chunks ({r.chunk_tokens}-token chunks, {r.chunk_overlap_tokens} overlap), "
+        f"{tokens} tokens ({tokens / n_chunks:.0f}/chunk)"
+    )
+    print(f"command: {command}")
+    print()
+    print(_common.table(["run", "files", "chunks", "seconds", "files/s", "chunks/s", "tokens/s", "% of raw"], rows))
+    print()
+    ingest_overhead = ingest_s - raw_per_doc
+    print(
+        f"ingest time not spent embedding (ingest - per-document embedding): {ingest_overhead:.2f} s "
+        f"({100 * ingest_overhead / ingest_s:.0f}% of the ingest), {1000 * ingest_overhead / n_docs:.1f} ms/file"
+    )
+    print(
+        f"re-ingest outcomes: {', '.join(f'{k}={v}' for k, v in again.items() if v)}; "
+        f"chunks written {second.chunks_written}; store now holds {stats.documents} documents, {stats.chunks} chunks"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--copies", type=int, default=10, help="copies of the sample knowledge base (default 10)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="e5 threads (default: all cores)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    args = parser.parse_args()
+    if args.copies < 1 or args.threads < 1:
+        parser.error("--copies and --threads must be at least 1")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

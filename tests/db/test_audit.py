@@ -1,0 +1,111 @@
+"""The audit chain on the real database: links, encryption at rest, append-only, tamper detection."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from bot.audit import AuditEntry, AuditStore, TextCipher
+from bot.audit.chain import GENESIS
+from bot.db import Database
+
+pytestmark = pytest.mark.db
+
+
+def _entry(i: int) -> AuditEntry:
+    return AuditEntry(
+        platform="console",
+        user_ref="alice@example.co.jp",
+        user_email="alice@example.co.jp",
+        action="ask",
+        allowed=True,
+        reason_code="allowed",
+        status="answered",
+        question=f"経費精算の締め日は？ #{i}",
+        answer=f"毎月25日です。[1] #{i}",
+        latency_ms=1200 + i,
+        rules=["role:employee allows ask"],
+        retrieved=[{"chunk_id": i, "source": "handbook/経費精算.md", "acl": ["group:all-staff"]}],
+        model="test-model",
+        prompt_version="answer-v1",
+        policy_version="abc",
+    )
+
+
+@pytest.fixture
+def audit(db: Database, tmp_path: Path) -> AuditStore:
+    """An audit store with a fresh key."""
+    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
+
+
+async def _raw(db: Database, sql: str) -> None:
+    """Run SQL as a DBA would, with triggers off (session_replication_role = replica)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text(sql))
+
+
+async def test_chain_links_each_record_to_the_previous(db: Database, audit: AuditStore) -> None:
+    """Three appends make a chain that verifies, starting from the genesis hash."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    result = await audit.verify()
+    assert (True, 3) == (result.ok, result.records)
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT seq, prev_hash, hash FROM audit_records ORDER BY seq"))).all()
+    assert GENESIS == rows[0].prev_hash
+    assert [r.hash for r in rows[:-1]] == [r.prev_hash for r in rows[1:]]
+
+
+async def test_concurrent_appends_keep_one_chain(audit: AuditStore) -> None:
+    """Appends racing each other are serialised: one gap-free chain."""
+    await asyncio.gather(*(audit.append(_entry(i)) for i in range(12)))
+    result = await audit.verify()
+    assert (True, 12) == (result.ok, result.records)
+
+
+async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: AuditStore) -> None:
+    """The stored bytes do not contain the text; the key decrypts it."""
+    record_id = await audit.append(_entry(1))
+    async with db.engine.connect() as conn:
+        blob = (await conn.execute(text("SELECT question_enc FROM audit_records"))).scalar_one()
+    assert "経費精算".encode() not in blob
+    record = await audit.get(record_id)
+    assert record is not None
+    assert "経費精算の締め日は？ #1" == audit.decrypt_question(record)
+
+
+async def test_updates_and_deletes_are_refused_by_the_database(db: Database, audit: AuditStore) -> None:
+    """The append-only trigger rejects UPDATE, DELETE and TRUNCATE."""
+    await audit.append(_entry(1))
+    for sql in (
+        "UPDATE audit_records SET answer_sha256 = 'x'",
+        "DELETE FROM audit_records",
+        "TRUNCATE audit_records",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text(sql))
+
+
+async def test_edited_record_is_detected(db: Database, audit: AuditStore) -> None:
+    """Changing a field of record 2 (behind the trigger's back) fails verification at record 2."""
+    for i in range(4):
+        await audit.append(_entry(i))
+    await _raw(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+    result = await audit.verify()
+    assert (False, 2) == (result.ok, result.first_bad)
+    assert "hash" in result.problem
+
+
+async def test_deleted_record_is_detected(db: Database, audit: AuditStore) -> None:
+    """Removing record 2 fails verification at the record after the gap."""
+    for i in range(4):
+        await audit.append(_entry(i))
+    await _raw(db, "DELETE FROM audit_records WHERE seq = 2")
+    result = await audit.verify()
+    assert (False, 3) == (result.ok, result.first_bad)
