@@ -44,7 +44,8 @@ def _parse(data: Mapping[str, object], where: str, base: AccessInfo | None) -> A
         bad = [p for p in raw if not _PRINCIPAL.match(p.strip())]
         if bad:
             raise AccessError(f"{where}: invalid principal(s) {', '.join(bad)} (public, user:, group:, role:)")
-        allow = tuple(sorted({p.strip().lower() if p.startswith("user:") else p.strip() for p in raw}))
+        stripped = [p.strip() for p in raw]
+        allow = tuple(sorted({p.lower() if p.startswith("user:") else p for p in stripped}))
     level = base.classification if base else None
     if "classification" in data:
         name = str(data["classification"]).strip().lower()

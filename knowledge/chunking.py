@@ -15,13 +15,22 @@ SEPARATORS: list[str] = ["\n\n", "\n", "。", "！", "？", "、", " ", ""]
 def make_splitter(
     count_tokens: Callable[[str], int], chunk_tokens: int, overlap_tokens: int
 ) -> RecursiveCharacterTextSplitter:
-    """A splitter keeping each separator at the end of its piece (``keep_separator="end"``)."""
+    """A splitter keeping each separator at the end of its piece (``keep_separator="end"``).
+
+    A tokenizer counts fixed tokens (prefix, special tokens) even for empty text; the splitter
+    adds lengths of pieces, so that overhead is taken out of each piece and out of the budget once.
+    """
+    overhead = count_tokens("")
+
+    def length(text: str) -> int:
+        return max(0, count_tokens(text) - overhead)
+
     return RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         keep_separator="end",
-        chunk_size=chunk_tokens,
-        chunk_overlap=overlap_tokens,
-        length_function=count_tokens,
+        chunk_size=max(1, chunk_tokens - overhead),
+        chunk_overlap=min(overlap_tokens, max(0, chunk_tokens - overhead - 1)),
+        length_function=length,
         strip_whitespace=True,
     )
 

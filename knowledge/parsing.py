@@ -10,13 +10,12 @@ from pathlib import Path
 import frontmatter
 import yaml
 
+from llm.prompts import strip_invisible
+
 __all__ = ["SUPPORTED_SUFFIXES", "ParseError", "ParsedDocument", "parse_file"]
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
-# Zero-width, bidi controls, variation selectors and Unicode tag characters: invisible to a
-# reader, visible to a model. Stripped at ingest so they can carry no hidden instruction.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f]")
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 
 
 class ParseError(ValueError):
@@ -46,7 +45,8 @@ def parse_file(path: Path, raw: bytes) -> ParsedDocument:
     """Parse ``raw`` (the bytes of ``path``) by its suffix; ParseError with a reason if it cannot."""
     if b"\x00" in raw[:8192]:
         raise ParseError("binary content")
-    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", _decode(raw)))
+    # Invisible characters are stripped at ingest so they can carry no hidden instruction.
+    text = unicodedata.normalize("NFC", strip_invisible(_decode(raw)))
     metadata: dict[str, object] = {}
     if path.suffix.lower() in {".md", ".markdown"}:
         try:

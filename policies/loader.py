@@ -70,6 +70,7 @@ def _to_python(node: yaml.Node, path: _Path, lines: dict[_Path, int], errors: li
             if key in out:
                 errors.append(f"{src}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
             out[key] = _to_python(value_node, (*path, key), lines, errors, src)
+            lines[(*path, key)] = key_node.start_mark.line + 1  # a name's line, not its block's
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, errors, src) for i, item in enumerate(node.value)]
@@ -96,7 +97,12 @@ def check_policy_text(text: str, source: str = "<policy>") -> PolicyReport:
     if node is None:
         return PolicyReport(None, [f"{source}:1: the policy file is empty"], [])
     lines: dict[_Path, int] = {}
-    raw = _to_python(node, (), lines, errors, source)
+    try:
+        raw = _to_python(node, (), lines, errors, source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        return PolicyReport(None, [f"{source}:{line}: unsupported YAML: {getattr(exc, 'problem', exc)}"], [])
     try:
         parsed = _PolicyFile.model_validate(raw)
     except ValidationError as exc:

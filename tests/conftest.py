@@ -23,13 +23,13 @@ def tmp_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-async def server_url(tmp_root: Path) -> AsyncIterator[str]:
+async def server_url(tmp_root: Path) -> str:
     """The URL of an embedded PostgreSQL with pgvector, started once for the session."""
     database = Database(KuraSettings(data_dir=tmp_root / "server"))
     await database.start()
     url = database.engine.url.render_as_string(hide_password=False)
     await database.close()
-    yield url
+    return url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,11 @@ def embedder() -> E5Embedder:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Iterator[Path]:
+def corpus(tmp_path: Path) -> Path:
     """A private copy of the sample knowledge base."""
     target = tmp_path / "kb"
     shutil.copytree(sample_knowledge(), target)
-    yield target
+    return target
 
 
 def _ingestor(db: Database, embedder: E5Embedder) -> tuple[KnowledgeStore, Ingestor]:

@@ -116,12 +116,6 @@ def test_e5_chunks_with_overlap_fit_and_end_at_sentence_ends(e5: E5Embedder) -> 
     assert all(c.endswith(SENTENCE_END) for c in chunks), chunks
 
 
-@pytest.mark.xfail(
-    reason="chunking bug (sizing): count_tokens includes ~5 tokens of 'passage: ' prefix and special tokens "
-    "even for '', and the splitter adds that overhead per piece and per (empty) separator, so sentences "
-    "that fit the budget together are split and chunks come out far below chunk_tokens",
-    strict=True,
-)
 def test_e5_sentences_that_fit_together_share_a_chunk(e5: E5Embedder) -> None:
     """Two sentences whose joint token count is within the budget stay in one chunk."""
     text = "今日は晴れです。明日は雨です。"

@@ -165,11 +165,6 @@ def test_invalid_yaml_is_an_error_not_an_exception() -> None:
     assert "not valid YAML" in report.errors[0]
 
 
-@pytest.mark.xfail(
-    reason="loader bug: a tagged scalar (e.g. `!foo`) composes fine but yaml.safe_load in _to_python "
-    "raises ConstructorError, escaping check_policy_text, which promises never to raise for bad content",
-    strict=True,
-)
 def test_unknown_yaml_tag_is_an_error_not_an_exception() -> None:
     """A scalar with an unknown tag is reported as an error, like any other bad YAML."""
     report = check_policy_text("version: !foo 1\nroles: {}\n", "p.yaml")
@@ -204,11 +199,6 @@ def test_role_no_group_grants_is_unreachable() -> None:
     assert "'auditor'" in report.warnings[0]
 
 
-@pytest.mark.xfail(
-    reason="loader bug (minor): a role's or group's line is taken from its value node, which for a block "
-    "mapping starts on the line after the name, so warnings and RoleRule/GroupRule.line point one line low",
-    strict=True,
-)
 def test_unreachable_warning_names_the_role_line() -> None:
     """The unreachable warning points at the line where the role is named."""
     text = VALID.replace("groups:", "  auditor:\n    actions: [audit_export]\ngroups:")
