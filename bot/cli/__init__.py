@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -31,6 +32,9 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, build settings once, run the command; return the exit code."""
+    # The embedded PostgreSQL asks platformdirs for a runtime folder many servers do not have;
+    # it falls back to /tmp, which is fine, so its warning would only alarm operators.
+    warnings.filterwarnings("ignore", module="platformdirs")
     args = build_parser().parse_args(argv)
     try:
         settings = KuraSettings()
