@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, SearchHit
 from llm.embeddings import Embedder
 
 __all__ = ["PgVectorRetriever", "RetrievedChunk", "Retriever"]
 
 
-@dataclass(frozen=True)
-class RetrievedChunk:
-    """A chunk a search returned, with what the audit needs to show why it was readable."""
-
-    chunk_id: int
-    document_id: int
-    source: str
-    title: str
-    text: str
-    acl: tuple[str, ...]
-    classification: int
-    score: float
+#: A chunk a search returned, with its access list and classification (for the audit record).
+RetrievedChunk = SearchHit
 
 
 class Retriever(Protocol):
@@ -60,12 +49,6 @@ class PgVectorRetriever:
     ) -> list[RetrievedChunk]:
         """See :class:`Retriever`."""
         vector = await self._embedder.embed_query(query)
-        hits = await self._store.search(
+        return await self._store.search(
             vector, principal_sets, clearance, k, ef_search=self._ef_search, max_scan_tuples=self._max_scan_tuples
         )
-        return [
-            RetrievedChunk(
-                h.chunk_id, h.document_id, h.source, h.title, h.text, h.acl, h.classification, 1 - h.distance
-            )
-            for h in hits
-        ]

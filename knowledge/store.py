@@ -75,6 +75,11 @@ class SearchHit:
     classification: int
     distance: float
 
+    @property
+    def score(self) -> float:
+        """Cosine similarity (1 - distance)."""
+        return 1.0 - self.distance
+
 
 @dataclass(frozen=True)
 class StoreStats:
