@@ -61,11 +61,22 @@ def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
     return tuple(seen.values())
 
 
-def _cited(answer: str, candidates: tuple[Citation, ...]) -> tuple[Citation, ...]:
-    """The documents the answer cites by number; all candidates if it cites none it was given."""
+#: When the model cites no number, documents this close to the best match are cited.
+CITE_MARGIN = 0.05
+
+
+def _cited(answer: str, candidates: tuple[Citation, ...], chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
+    """The documents the answer cites by number. Small models often cite nothing: then the
+    documents whose best passage scored within ``CITE_MARGIN`` of the best one."""
     numbers = {int(n) for n in _CITE.findall(answer)}
     used = tuple(c for c in candidates if c.number in numbers)
-    return used or candidates
+    if used:
+        return used
+    best: dict[str, float] = {}
+    for chunk in chunks:
+        best[chunk.source] = max(best.get(chunk.source, -1.0), chunk.score)
+    top = max(best.values(), default=0.0)
+    return tuple(c for c in candidates if best.get(c.source, -1.0) >= top - CITE_MARGIN)
 
 
 class Pipeline:
@@ -161,7 +172,7 @@ class Pipeline:
             return
         entry.model = self._chat.name
         answer = "".join(parts).strip()
-        yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates), language)
+        yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
 
     async def _finish(
         self,

@@ -1,0 +1,129 @@
+"""The pipeline with in-memory fakes of its ports: events in order, refusals, citations, failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+import bot
+import policies
+from bot.audit import AuditEntry
+from bot.core import Completed, Decided, InboundMessage, Pipeline, SourcesFound, TextDelta
+from bot.core.pipeline import PipelineConfig
+from bot.identity import FileDirectory
+from bot.wiring import StaticPolicy
+from knowledge.store import SearchHit
+from llm import ChatMessage
+from llm.errors import ModelServerError
+
+pytestmark = pytest.mark.unit
+
+
+class FakeRetriever:
+    """Returns fixed hits filtered by the scope, as the SQL would."""
+
+    def __init__(self, hits: list[SearchHit]) -> None:
+        self.hits = hits
+        self.calls: list[tuple[frozenset[str], ...]] = []
+
+    async def retrieve(
+        self, query: str, principal_sets: Sequence[frozenset[str]], clearance: int, k: int
+    ) -> list[SearchHit]:
+        self.calls.append(tuple(principal_sets))
+        return [h for h in self.hits if all(set(h.acl) & s for s in principal_sets)][:k]
+
+
+class FakeChat:
+    """Streams a fixed answer, or fails."""
+
+    name = "fake-model"
+
+    def __init__(self, answer: str, fail: bool = False) -> None:
+        self.answer, self.fail = answer, fail
+        self.prompts: list[Sequence[ChatMessage]] = []
+
+    async def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> AsyncIterator[str]:
+        self.prompts.append(messages)
+        if self.fail:
+            raise ModelServerError("down")
+        for word in self.answer.split(" "):
+            yield word + " "
+
+
+class FakeAudit:
+    """Keeps entries in a list."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def append(self, entry: AuditEntry) -> str:
+        self.entries.append(entry)
+        return f"a{len(self.entries)}"
+
+
+def _hit(i: int, source: str, acl: tuple[str, ...], distance: float) -> SearchHit:
+    return SearchHit(i, i, source, source.upper(), f"text of {source}", acl, 1, distance)
+
+
+HITS = [
+    _hit(1, "handbook/expenses.md", ("group:all-staff",), 0.09),
+    _hit(2, "hr/pay.md", ("group:hr",), 0.10),
+    _hit(3, "handbook/leave.md", ("group:all-staff",), 0.17),
+]
+
+
+def _pipeline(chat: FakeChat) -> tuple[Pipeline, FakeRetriever, FakeAudit]:
+    directory = FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
+    policy = StaticPolicy(policies.load_policy(Path(policies.__file__).parent / "default.yaml"))
+    retriever, audit = FakeRetriever(HITS), FakeAudit()
+    return Pipeline(directory, policy, retriever, chat, audit, PipelineConfig(top_k=5)), retriever, audit
+
+
+async def test_events_come_in_order_and_the_answer_is_audited() -> None:
+    """Decided, SourcesFound, deltas, Completed; one audit record with the retrieved chunk ids."""
+    pipeline, _, audit = _pipeline(FakeChat("締め日は25日です [1]"))
+    events = [e async for e in pipeline.handle(InboundMessage("cli", "alice@example.co.jp", "締め日は？"))]
+    assert [Decided, SourcesFound, TextDelta, TextDelta, Completed] == [type(e) for e in events]
+    reply = events[-1].reply if isinstance(events[-1], Completed) else None
+    assert reply is not None
+    assert ("handbook/expenses.md",) == tuple(c.source for c in reply.citations)
+    assert [1, 3] == [r["chunk_id"] for r in audit.entries[0].retrieved]
+    assert "a1" == reply.audit_id
+
+
+async def test_uncited_answer_cites_only_documents_close_to_the_best() -> None:
+    """No [n] in the answer: the best document (and those within the margin) are cited, not all."""
+    pipeline, _, _ = _pipeline(FakeChat("締め日は25日です"))
+    reply = await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "締め日は？"))
+    assert ["handbook/expenses.md"] == [c.source for c in reply.citations]
+
+
+async def test_unknown_user_is_refused_without_retrieval_or_model() -> None:
+    """Denied before any data is touched; the refusal is audited."""
+    chat = FakeChat("x")
+    pipeline, retriever, audit = _pipeline(chat)
+    reply = await pipeline.answer(InboundMessage("cli", "mallory@evil.example", "給与は？", locale="en"))
+    assert ("refused", "unknown_user") == (reply.status, reply.decision.reason_code)
+    assert "not registered" in reply.text
+    assert ([], []) == (retriever.calls, chat.prompts)
+    assert [False] == [e.allowed for e in audit.entries]
+
+
+async def test_channel_scope_passes_one_reader_set_per_member() -> None:
+    """In C-SALES the retriever gets alice's and bob's sets; hr/ never reaches the model."""
+    chat = FakeChat("ok")
+    pipeline, retriever, _ = _pipeline(chat)
+    await pipeline.answer(InboundMessage("cli", "bob@example.co.jp", "pay?", channel_id="C-SALES"))
+    assert 2 == len(retriever.calls[0])
+    assert "hr/pay.md" not in chat.prompts[0][-1].content
+
+
+async def test_model_down_gives_unavailable_in_the_users_language() -> None:
+    """The model failing mid-request becomes an 'unavailable' reply, audited."""
+    pipeline, _, audit = _pipeline(FakeChat("x", fail=True))
+    reply = await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "締め日は？"))
+    assert "unavailable" == reply.status
+    assert "一時的に利用できません" in reply.text
+    assert ["unavailable"] == [e.status for e in audit.entries]
