@@ -5,6 +5,7 @@
      ├── InputError               bad input from a user or operator (bad path, unknown user, ...)
      └── UpstreamError            a part Kura depends on failed
           ├── DatabaseUnavailable
+          ├── DirectoryUnavailable
           ├── ModelUnavailable
           └── EmbeddingUnavailable
 
@@ -19,6 +20,7 @@ from typing import ClassVar, Literal
 __all__ = [
     "ConfigurationError",
     "DatabaseUnavailable",
+    "DirectoryUnavailable",
     "EmbeddingUnavailable",
     "InputError",
     "KuraError",
@@ -67,6 +69,12 @@ class ModelUnavailable(UpstreamError):
     code = "model_unavailable"
 
 
+class DirectoryUnavailable(UpstreamError):
+    """The chat platform's user or channel lookup failed."""
+
+    code = "directory_unavailable"
+
+
 class EmbeddingUnavailable(UpstreamError):
     """The embedding model could not embed."""
 
@@ -97,6 +105,10 @@ _MESSAGES: dict[str, dict[Language, str]] = {
     "model_unavailable": {
         "ja": "Kura は一時的に利用できません（言語モデルが応答しません）。しばらくしてからお試しください。",
         "en": "Kura is temporarily unavailable (the language model is not responding). Please try again shortly.",
+    },
+    "directory_unavailable": {
+        "ja": "Kura は一時的に利用できません（ユーザー情報を確認できません）。しばらくしてからお試しください。",
+        "en": "Kura is temporarily unavailable (cannot look up users). Please try again shortly.",
     },
     "embedding_unavailable": {
         "ja": "Kura は一時的に利用できません（検索モデルが応答しません）。しばらくしてからお試しください。",

@@ -18,10 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "DatabaseSettings",
     "EmbeddingSettings",
+    "HttpSettings",
     "KuraSettings",
     "LLMSettings",
     "PolicySettings",
     "RetrievalSettings",
+    "SlackSettings",
     "default_data_dir",
 ]
 
@@ -91,6 +93,36 @@ class PolicySettings(BaseModel):
     directory_file: Path | None = None
 
 
+class SlackSettings(BaseModel):
+    """The Slack app. An app token selects Socket Mode; a signing secret alone selects HTTP mode."""
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    #: Web API base URL (GovSlack, or a local fake in tests); unset means slack.com.
+    api_url: str | None = None
+    #: ``native`` uses chat.startStream/appendStream/stopStream; ``update`` edits a placeholder.
+    streaming: Literal["native", "update"] = "update"
+    update_interval_s: float = 1.0
+    cache_ttl_s: float = 300.0
+    answer_bots: bool = False
+    answer_edits: bool = False
+    #: Folders ``/kura sync PATH`` may ingest besides the sources already known.
+    sync_roots: list[Path] = []
+
+    @property
+    def configured(self) -> bool:
+        """True when a bot token and a way to receive events are set."""
+        return self.bot_token is not None and (self.app_token is not None or self.signing_secret is not None)
+
+
+class HttpSettings(BaseModel):
+    """Where HTTP adapters listen (Slack HTTP mode: ``/slack/events``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+
 class KuraSettings(BaseSettings):
     """Everything Kura is configured with."""
 
@@ -114,3 +146,5 @@ class KuraSettings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     policy: PolicySettings = PolicySettings()
+    slack: SlackSettings = SlackSettings()
+    http: HttpSettings = HttpSettings()

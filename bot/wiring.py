@@ -14,7 +14,9 @@ import openai
 import bot
 import policies
 from bot.audit import AuditStore, TextCipher
+from bot.core.admin import AdminService
 from bot.core.pipeline import Pipeline, PipelineConfig
+from bot.core.ports import Directory
 from bot.db import Database
 from bot.errors import ConfigurationError, ModelUnavailable
 from bot.identity import FileDirectory
@@ -99,6 +101,27 @@ class Runtime:
     chat: ChatModel | None = None
     pipeline: Pipeline | None = None
     model_url: str | None = None
+    retriever: PgVectorRetriever | None = None
+
+    def make_pipeline(self, directory: Directory) -> Pipeline:
+        """A pipeline over these parts, with a platform's own directory (e.g. Slack ids)."""
+        if self.chat is None or self.retriever is None:
+            raise ConfigurationError("the runtime was opened without a model")
+        config = PipelineConfig(top_k=self.settings.retrieval.top_k, max_tokens=self.settings.llm.max_tokens)
+        return Pipeline(directory, self.policy, self.retriever, self.chat, self.audit, config)
+
+    def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
+        """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
+        return AdminService(
+            directory,
+            self.policy,
+            self.audit,
+            self.store,
+            self.ingestor,
+            model_name=self.chat.name if self.chat else "(none)",
+            sync_roots=self.settings.slack.sync_roots,
+            in_flight=pipeline.in_flight if pipeline else None,
+        )
 
 
 async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[ChatModel, str]:

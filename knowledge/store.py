@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from pgvector.sqlalchemy import Vector
@@ -22,7 +23,7 @@ from sqlalchemy.types import Text
 from knowledge.models import Chunk, Document
 from llm.embeddings import Vector as Array
 
-__all__ = ["ChunkRow", "DocumentRow", "DocumentState", "KnowledgeStore", "SearchHit", "StoreStats"]
+__all__ = ["ChunkRow", "DocumentRow", "DocumentState", "KnowledgeStore", "SearchHit", "SourceRow", "StoreStats"]
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9._/:@+-]{1,200}$")
 
@@ -79,6 +80,16 @@ class SearchHit:
     def score(self) -> float:
         """Cosine similarity (1 - distance)."""
         return 1.0 - self.distance
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """An ingest root and what it holds."""
+
+    root: str
+    documents: int
+    chunks: int
+    last_ingested: datetime | None
 
 
 @dataclass(frozen=True)
@@ -273,6 +284,17 @@ class KnowledgeStore:
             settings |= {"enable_indexscan": "off", "enable_bitmapscan": "off"}
         for name, value in settings.items():
             await session.execute(select(func.set_config(name, value, True)))
+
+    async def sources(self) -> list[SourceRow]:
+        """Every ingest root with its document and chunk counts and the last ingest time."""
+        query = (
+            select(Document.root, func.count(), func.sum(Document.chunk_count), func.max(Document.ingested_at))
+            .group_by(Document.root)
+            .order_by(Document.root)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [SourceRow(r[0], int(r[1]), int(r[2] or 0), r[3]) for r in rows]
 
     async def stats(self) -> StoreStats:
         """Document and chunk counts."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, SmallInteger, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditBase", "AuditRecord"]
+__all__ = ["AuditBase", "AuditRecord", "Feedback", "HandledEvent"]
 
 
 class AuditBase(DeclarativeBase):
@@ -48,3 +48,25 @@ class AuditRecord(AuditBase):
     answer_sha256: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class Feedback(AuditBase):
+    """A 👍 (+1) or 👎 (-1) on an answer, stored against its audit record (the last click counts)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    audit_id: Mapped[str] = mapped_column(Text, ForeignKey("audit_records.id"))
+    user_ref: Mapped[str] = mapped_column(Text)
+    value: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HandledEvent(AuditBase):
+    """A chat platform event id already handled: retries and duplicate deliveries are dropped."""
+
+    __tablename__ = "handled_events"
+
+    platform: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.audit.chain import GENESIS, record_hash, sha256_text
 from bot.audit.crypto import TextCipher
-from bot.audit.models import AuditRecord
+from bot.audit.models import AuditRecord, Feedback
 
 __all__ = ["AuditEntry", "AuditStore", "VerifyResult"]
 
@@ -174,6 +174,24 @@ class AuditStore:
         """One record by id."""
         async with self._sessions() as session:
             return await session.scalar(select(AuditRecord).where(AuditRecord.id == record_id))
+
+    async def recent(self, limit: int = 10, user_email: str | None = None) -> list[AuditRecord]:
+        """The newest records, newest first; only one user's when ``user_email`` is given."""
+        query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
+        if user_email is not None:
+            query = query.where(AuditRecord.user_email == user_email.lower())
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    async def record_feedback(self, audit_id: str, user_ref: str, value: int) -> bool:
+        """Store a 👍/👎 against an answer's record; False when no such record exists."""
+        if value not in (-1, 1):
+            raise ValueError("feedback is +1 or -1")
+        async with self._sessions.begin() as session:
+            if await session.scalar(select(AuditRecord.seq).where(AuditRecord.id == audit_id)) is None:
+                return False
+            session.add(Feedback(audit_id=audit_id, user_ref=user_ref, value=value))
+        return True
 
     def decrypt_question(self, record: AuditRecord) -> str | None:
         """The question text of a record, if its text is still held."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import admin, chat
+from bot.cli import admin, chat, serve
 
 __all__ = ["build_parser"]
 
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--channel", metavar="ID", help="answer as if in this channel")
     demo.add_argument("--no-ingest", action="store_true", help="skip ingesting the sample knowledge")
     demo.set_defaults(handler=chat.demo)
+
+    sub.add_parser("serve", help="run the configured chat adapters (Slack)").set_defaults(handler=serve.serve)
 
     ask = sub.add_parser("ask", help="one question through the whole pipeline")
     ask.add_argument("--as", dest="user", metavar="EMAIL", required=True)

@@ -32,7 +32,14 @@ from bot.core.types import (
     SourcesFound,
     TextDelta,
 )
-from bot.errors import DatabaseUnavailable, EmbeddingUnavailable, Language, ModelUnavailable, user_message
+from bot.errors import (
+    DatabaseUnavailable,
+    EmbeddingUnavailable,
+    Language,
+    ModelUnavailable,
+    UpstreamError,
+    user_message,
+)
 from knowledge import RetrievedChunk, Retriever
 from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
@@ -97,6 +104,8 @@ class Pipeline:
         self._chat = chat
         self._audit = audit
         self._config = config
+        #: Requests being answered now, for ``status`` (shared with the admin service).
+        self.in_flight: dict[str, int] = {"ask": 0}
 
     async def answer(self, message: InboundMessage) -> Reply:
         """Run the pipeline to the end and return the reply (no streaming)."""
@@ -119,12 +128,20 @@ class Pipeline:
 
     async def handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
         """Answer one message, yielding Decided, SourcesFound, TextDelta... and finally Completed."""
+        self.in_flight["ask"] += 1
+        try:
+            async for event in self._handle(message):
+                yield event
+        finally:
+            self.in_flight["ask"] -= 1
+
+    async def _handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
         started = time.perf_counter()
         language: Language = message.locale or detect_language(message.text)
         entry = _EntryBuilder(message, started)
         try:
             decision, email, _, policy_version = await self._decide(message)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, UpstreamError) as exc:
             _log.warning("directory lookup failed error=%s", type(exc).__name__)
             denied = Decision(False, "policy_error", "the directory could not be read")
             yield await self._finish(entry, denied, "unavailable", user_message("upstream", language), (), language)

@@ -1,0 +1,127 @@
+"""Who a Slack user is: Slack id → email (``users.info``) → Kura's directory; channel members
+(``conversations.members``). Cached briefly. People from other workspaces (Slack Connect) are
+members with no rights, whatever their email."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.translate import language_of
+from bot.errors import DirectoryUnavailable
+from bot.identity import DirectoryUser, FileDirectory
+from policies import Member
+
+__all__ = ["SlackDirectory", "SlackProfile"]
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """What Kura needs of a Slack user."""
+
+    user_id: str
+    email: str | None
+    locale: str | None
+    team_id: str | None
+    is_bot: bool
+
+
+class _TTLCache:
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] > self._ttl:
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: Any) -> None:
+        self._items[key] = (time.monotonic(), value)
+
+
+class SlackDirectory:
+    """The Directory port for Slack user and channel ids (emails are passed to the base directory)."""
+
+    def __init__(self, client: AsyncWebClient, base: FileDirectory, *, team_id: str | None, ttl_s: float) -> None:
+        self._client = client
+        self._base = base
+        self._team_id = team_id
+        self._profiles = _TTLCache(ttl_s)
+        self._members = _TTLCache(ttl_s)
+
+    async def profile(self, user_id: str) -> SlackProfile | None:
+        """The user's Slack profile (cached); None if Slack does not know them."""
+        cached = self._profiles.get(user_id)
+        if isinstance(cached, SlackProfile):
+            return cached
+        try:
+            response = await self._client.users_info(user=user_id, include_locale=True)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "user_not_visible"):
+                return None
+            raise DirectoryUnavailable(f"users.info failed: {exc.response.get('error')}") from exc
+        except SlackClientError as exc:
+            raise DirectoryUnavailable("users.info failed") from exc
+        user = response["user"]
+        profile = SlackProfile(
+            user_id=user_id,
+            email=(user.get("profile") or {}).get("email"),
+            locale=user.get("locale"),
+            team_id=user.get("team_id"),
+            is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+        )
+        self._profiles.put(user_id, profile)
+        return profile
+
+    def _ours(self, profile: SlackProfile) -> bool:
+        return self._team_id is None or profile.team_id in (None, self._team_id)
+
+    async def user(self, ref: str) -> DirectoryUser | None:
+        """A Slack user id (or an email) as a directory user; None if unknown, email-less or external."""
+        if "@" in ref:
+            return await self._base.user(ref)
+        profile = await self.profile(ref)
+        if profile is None or profile.email is None or profile.is_bot or not self._ours(profile):
+            return None
+        user = await self._base.user(profile.email)
+        if user is None:
+            return None
+        language = language_of(profile.locale)
+        return replace(user, locale=language) if language else user
+
+    async def channel_members(self, channel_id: str) -> tuple[Member, ...] | None:
+        """Every human member of the channel; None when Slack does not know the channel."""
+        cached = self._members.get(channel_id)
+        if isinstance(cached, tuple):
+            return cached
+        ids: list[str] = []
+        cursor: str | None = None
+        try:
+            while True:
+                response = await self._client.conversations_members(channel=channel_id, cursor=cursor, limit=200)
+                ids.extend(response.get("members", []))
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("channel_not_found", "not_in_channel"):
+                return None
+            raise DirectoryUnavailable(f"conversations.members failed: {exc.response.get('error')}") from exc
+        except SlackClientError as exc:
+            raise DirectoryUnavailable("conversations.members failed") from exc
+        members: list[Member] = []
+        for member_id in ids:
+            profile = await self.profile(member_id)
+            if profile is not None and profile.is_bot:
+                continue  # bots (Kura included) read nothing
+            user = await self.user(member_id) if profile is not None else None
+            members.append(user.member() if user else Member(member_id, frozenset(), known=False))
+        result = tuple(members)
+        self._members.put(channel_id, result)
+        return result

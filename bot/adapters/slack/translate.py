@@ -1,0 +1,122 @@
+"""Pure translation between Slack's payloads and Kura's values. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.core.types import InboundMessage, Turn
+from bot.errors import Language
+
+__all__ = [
+    "admin_args",
+    "history_from_replies",
+    "is_direct",
+    "language_of",
+    "mentions",
+    "should_answer",
+    "strip_mention",
+    "thread_of",
+    "to_inbound",
+    "unwrap_edit",
+]
+
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
+_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+#: Earlier turns of a thread given to the model as conversation context.
+MAX_HISTORY = 6
+
+
+def is_direct(event: Mapping[str, Any]) -> bool:
+    """A DM with Kura (its reply is seen by the asker alone)."""
+    return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
+
+
+def thread_of(event: Mapping[str, Any]) -> str:
+    """The thread Kura answers in: the event's thread, or a new one under the message."""
+    return str(event.get("thread_ts") or event["ts"])
+
+
+def mentions(event: Mapping[str, Any], bot_user_id: str) -> bool:
+    """Whether the message mentions Kura."""
+    return f"<@{bot_user_id}" in str(event.get("text", ""))
+
+
+def should_answer(
+    event: Mapping[str, Any], bot_user_id: str, bot_id: str | None, *, answer_bots: bool, answer_edits: bool
+) -> bool:
+    """Kura's own messages never; other bots and edits only when configured; hidden subtypes never."""
+    if event.get("user") == bot_user_id or (bot_id is not None and event.get("bot_id") == bot_id):
+        return False
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return answer_edits and isinstance(event.get("message"), Mapping)
+    if subtype == "bot_message" or event.get("bot_id"):
+        return answer_bots
+    if subtype not in (None, "file_share", "thread_broadcast"):
+        return False
+    return bool(event.get("user")) and bool(str(event.get("text", "")).strip())
+
+
+def unwrap_edit(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An edit (``message_changed``) as the edited message in its channel; other events as they are."""
+    if event.get("subtype") == "message_changed" and isinstance(event.get("message"), Mapping):
+        return {**event["message"], "channel": event.get("channel"), "channel_type": event.get("channel_type")}
+    return event
+
+
+def strip_mention(text: str, bot_user_id: str) -> str:
+    """The question without Kura's own mention."""
+    return re.sub(rf"<@{bot_user_id}(?:\|[^>]*)?>", "", text).strip()
+
+
+def language_of(locale: str | None) -> Language | None:
+    """ja or en from a Slack locale such as ``ja-JP``; None when unknown."""
+    if not locale:
+        return None
+    return "ja" if locale.lower().startswith("ja") else "en"
+
+
+def history_from_replies(messages: Sequence[Mapping[str, Any]], bot_user_id: str, current_ts: str) -> tuple[Turn, ...]:
+    """Earlier turns of the thread, oldest first, ending before the current message."""
+    turns: list[Turn] = []
+    for m in messages:
+        if m.get("ts") == current_ts:
+            break
+        text = strip_mention(str(m.get("text", "")), bot_user_id)
+        if not text or text.startswith("_"):  # placeholders and status lines are not turns
+            continue
+        from_kura = m.get("user") == bot_user_id or bool(m.get("bot_id"))
+        turns.append(Turn("assistant" if from_kura else "user", text))
+    return tuple(turns[-MAX_HISTORY:])
+
+
+def to_inbound(
+    event: Mapping[str, Any],
+    bot_user_id: str,
+    *,
+    event_id: str | None,
+    locale: str | None,
+    history: tuple[Turn, ...] = (),
+) -> InboundMessage:
+    """A Slack message event as an InboundMessage (the user is the Slack user id)."""
+    return InboundMessage(
+        platform="slack",
+        user=str(event["user"]),
+        text=strip_mention(str(event.get("text", "")), bot_user_id),
+        channel_id=None if is_direct(event) else str(event["channel"]),
+        thread_id=thread_of(event),
+        event_id=event_id,
+        locale=language_of(locale),
+        history=history,
+    )
+
+
+def admin_args(text: str) -> tuple[str, ...]:
+    """``/kura`` text split into words, with <@U…>, <#C…|name> and <mailto:…> reduced to ids/emails."""
+    text = _USER.sub(r" \1 ", text)
+    text = _CHANNEL.sub(r" \1 ", text)
+    text = _MAILTO.sub(r" \1 ", text)
+    return tuple(text.split())
