@@ -47,7 +47,15 @@ def machine_lines() -> list[str]:
         f"cores:   {os.cpu_count()} (usable by this process: {usable})",
         f"cpu:     {cpu_model()}",
         f"python:  {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}",
+        f"loadavg: {_loadavg()} (1/5/15 min, when the table was printed: other work on the machine skews timings)",
     ]
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def reproduce(script: str, args: Sequence[str]) -> str:
@@ -63,9 +71,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A fixed-width table; numbers right-aligned, text left-aligned."""
     cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    numeric = [
-        all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))
-    ]
+    numeric = [all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
@@ -98,7 +104,7 @@ async def database(data_dir: Path | None, *, keep: bool) -> AsyncIterator[tuple[
     started and migrated database, and a one-line description of where it lives.
     """
     made = data_dir is None
-    base = Path(tempfile.mkdtemp(prefix="kura-bench-")) if data_dir is None else data_dir.resolve()
+    base = Path(tempfile.mkdtemp(prefix="kura-bench-")) if data_dir is None else data_dir
     settings = KuraSettings(data_dir=base)
     db = Database(settings)
     try:

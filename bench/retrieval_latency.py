@@ -1,0 +1,615 @@
+"""Retrieval latency and recall of ``KnowledgeStore.search`` with the access filter inside the SQL.
+
+A synthetic corpus of ``--chunks`` chunks (dimension 384) is loaded straight into the embedded
+PostgreSQL with a binary COPY, then the model's partial HNSW index is built with
+``KnowledgeStore.ensure_vector_index``:
+
+* vectors: a mixture of ``--clusters`` Gaussian clusters (centres are random unit vectors, a point
+  is centre + noise of norm about ``--spread``, normalised), numpy seed ``--seed``;
+* documents of 100 chunks; a document's chunks all carry its access list
+  ``["group:g{doc % 100}", "public"]`` and classification ``doc % 4`` (clearance 3 reads all), so
+  the user ``{"group:g0"}`` may read exactly 1% of the chunks and the user ``{"public"}`` all of
+  them. Which chunks a user may read is independent of where they lie in the vector space;
+* chunk texts are ~600 bytes of filler, the size of a real chunk, so rows have the real shape
+  (a 384-dim vector plus such a text is over PostgreSQL's 2 kB TOAST threshold, and the vector,
+  stored ``external``, goes out of line as it does in Kura).
+
+Queries are ``--queries`` perturbed copies of random corpus points; each run starts on fresh
+pooled connections and is timed after 10 warm-up queries. Runs, for the 1% user and for the
+all-visible user:
+
+1. ``store.search(q, [set], clearance=3, k=10)`` as Kura calls it (ef_search 100, iterative scan
+   ``relaxed_order``), and ``store.search(..., exact=True)``;
+2. the store's own statement with the planner held to the HNSW index (``SET LOCAL
+   enable_seqscan = off, enable_bitmapscan = off``): the path the store is written for; for the
+   1% user once more with ``SET LOCAL hnsw.iterative_scan = off``, to show what the iterative
+   scan is for, and once held to the GIN index on ``acl`` (bitmap scan, then sort: exact);
+3. ``store.search`` again with ``plan_cache_mode = force_custom_plan`` set on the database.
+
+Which plan each run really executed is reported: psycopg prepares a statement on its 5th run on a
+connection, and PostgreSQL may then switch the prepared statement to one generic plan (planned
+without the parameter values); ``pg_prepared_statements`` counts generic and custom plans, and
+EXPLAIN / EXPLAIN (GENERIC_PLAN) give their shapes. Reported per run: latency p50/p95 of the
+whole call, mean rows returned, the share of queries that got all k rows, and recall@k =
+|returned ∩ exact| / |exact| against a brute-force top-k computed in numpy over the chunks the
+user may read (independent of PostgreSQL, so also a check of ``exact=True``).
+
+A benchmark, not a test. Run from the repository root:
+
+    python bench/retrieval_latency.py [--chunks 100000] [--queries 200] [--data-dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import _common  # first: sets the warning filter
+import numpy as np
+import numpy.typing as npt
+import psycopg
+from pgvector.psycopg import register_vector_async
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import Row, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.types import Text
+
+from bot.db import Database
+from knowledge.store import KnowledgeStore, _index_name
+
+MODEL = "bench-synthetic-384"
+DIM = 384
+ROOT = "bench://synthetic"
+CHUNKS_PER_DOCUMENT = 100
+GROUPS = 100
+TEXT_WORDS = 85  # ~600 bytes, the size of a real 256-token chunk of the sample knowledge base
+CLEARANCE = 3
+
+Matrix = npt.NDArray[np.float32]
+
+
+def _normalise(x: Matrix) -> Matrix:
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def make_vectors(rng: np.random.Generator, n: int, clusters: int, spread: float) -> Matrix:
+    """``n`` unit vectors from a mixture of ``clusters`` Gaussian clusters around random unit centres."""
+    centres = _normalise(rng.standard_normal((clusters, DIM), dtype=np.float32))
+    member = rng.integers(0, clusters, n)
+    out = np.empty((n, DIM), dtype=np.float32)
+    step = 20_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        noise = rng.standard_normal((stop - start, DIM), dtype=np.float32) * np.float32(spread / math.sqrt(DIM))
+        out[start:stop] = centres[member[start:stop]] + noise
+    return _normalise(out)
+
+
+def make_texts(rng: np.random.Generator, n: int) -> list[str]:
+    """Filler texts of realistic length (random words from a small made-up vocabulary)."""
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    vocab = ["".join(rng.choice(letters, size=int(rng.integers(3, 10)))) for _ in range(3000)]
+    words = rng.integers(0, len(vocab), (n, TEXT_WORDS))
+    return [" ".join(vocab[j] for j in row) for row in words]
+
+
+def make_queries(rng: np.random.Generator, corpus: Matrix, count: int, noise: float) -> Matrix:
+    """Perturbed copies of random corpus points (noise of norm about ``noise``), normalised."""
+    picks = rng.choice(len(corpus), size=count, replace=False)
+    jitter = rng.standard_normal((count, DIM), dtype=np.float32) * np.float32(noise / math.sqrt(DIM))
+    return _normalise(corpus[picks] + jitter)
+
+
+def psycopg_url(db: Database) -> str:
+    """The SQLAlchemy URL of the running database, as a plain libpq URL for psycopg.connect."""
+    return db.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@dataclass
+class LoadReport:
+    generate_s: float = 0.0
+    copy_s: float = 0.0
+    analyze_s: float = 0.0
+    index_s: float = 0.0
+    documents: int = 0
+    settings: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+async def load(db: Database, store: KnowledgeStore, vectors: Matrix, texts: Sequence[str], report: LoadReport) -> None:
+    """Documents, then chunks by binary COPY, ANALYZE, then the HNSW index (timed)."""
+    n = len(vectors)
+    n_docs = math.ceil(n / CHUNKS_PER_DOCUMENT)
+    async with await psycopg.AsyncConnection.connect(psycopg_url(db)) as conn:
+        await register_vector_async(conn)
+        async with conn.cursor() as cur:
+            # A reused --data-dir: start from no synthetic rows and no synthetic index.
+            await cur.execute(f"DROP INDEX IF EXISTS {_index_name(MODEL, DIM)}")
+            await cur.execute("DELETE FROM documents WHERE root = %s", [ROOT])
+            started = time.perf_counter()
+            await cur.execute(
+                """
+                INSERT INTO documents (root, path, title, content_hash, acl, classification, owner,
+                                       embedding_model, chunk_count)
+                SELECT %(root)s, 'doc-' || lpad(g::text, 6, '0'), 'Synthetic document ' || g, md5(g::text),
+                       ARRAY['group:g' || (g %% %(groups)s), 'public'], g %% 4, NULL, %(model)s,
+                       LEAST(%(per)s, %(n)s - g * %(per)s)
+                FROM generate_series(0, %(docs)s - 1) AS g
+                RETURNING id, path
+                """,
+                {"root": ROOT, "groups": GROUPS, "model": MODEL, "per": CHUNKS_PER_DOCUMENT, "n": n, "docs": n_docs},
+            )
+            ids = {path: doc_id for doc_id, path in await cur.fetchall()}
+            doc_ids = [ids[f"doc-{d:06d}"] for d in range(n_docs)]
+            columns = (
+                "document_id, ordinal, text, source, title, acl, classification, token_count, "
+                "embedding_model, embedding_dim, embedding"
+            )
+            async with cur.copy(f"COPY chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(
+                    ["int8", "int4", "text", "text", "text", "text[]", "int2", "int4", "text", "int4", "vector"]
+                )
+                for i in range(n):
+                    d = i // CHUNKS_PER_DOCUMENT
+                    await copy.write_row(
+                        (
+                            doc_ids[d],
+                            i % CHUNKS_PER_DOCUMENT,
+                            texts[i],
+                            f"doc-{d:06d}",
+                            f"Synthetic document {d}",
+                            [f"group:g{d % GROUPS}", "public"],
+                            d % 4,
+                            160,
+                            MODEL,
+                            DIM,
+                            vectors[i],
+                        )
+                    )
+            await conn.commit()
+            report.copy_s = time.perf_counter() - started
+            report.documents = n_docs
+        await conn.set_autocommit(True)
+        started = time.perf_counter()
+        await conn.execute("ANALYZE documents")
+        await conn.execute("ANALYZE chunks")
+        report.analyze_s = time.perf_counter() - started
+
+    # The index is built by the store itself, on one connection whose session was given more
+    # maintenance memory (the HNSW graph then fits in memory during the build).
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SET maintenance_work_mem = '1GB'"))
+        await conn.commit()
+        for name in ("maintenance_work_mem", "max_parallel_maintenance_workers", "shared_buffers", "work_mem"):
+            report.settings[name] = str((await conn.execute(text(f"SHOW {name}"))).scalar())
+        for name in ("server_version",):
+            report.settings[name] = str((await conn.execute(text(f"SHOW {name}"))).scalar())
+        report.settings["pgvector"] = str(
+            (await conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'"))).scalar()
+        )
+        await conn.commit()
+        builder = KnowledgeStore(async_sessionmaker(bind=conn, expire_on_commit=False), store.model, store.dim)
+        started = time.perf_counter()
+        await builder.ensure_vector_index()
+        report.index_s = time.perf_counter() - started
+        sizes = await conn.execute(
+            text(
+                """
+                SELECT pg_relation_size('chunks'),
+                       COALESCE((SELECT pg_relation_size(reltoastrelid) FROM pg_class
+                                 WHERE oid = 'chunks'::regclass AND reltoastrelid <> 0), 0),
+                       pg_relation_size(CAST(:index AS regclass)),
+                       pg_relation_size('ix_chunks_acl')
+                """
+            ),
+            {"index": _index_name(MODEL, DIM)},
+        )
+        heap, toast, hnsw, gin = sizes.one()
+        report.sizes = {"chunks heap": heap, "chunks TOAST": toast, "HNSW index": hnsw, "GIN acl index": gin}
+        await conn.commit()
+
+
+# --- searching -------------------------------------------------------------------------------------
+
+MARKER = "/* bench: {} forced */"  # a distinct statement text per forced plan: its own prepared statement
+MARK = "WITH hits AS MATERIALIZED"
+
+
+@dataclass
+class Run:
+    user: str
+    sees: str
+    path: str
+    plan: str
+    latencies: list[float]
+    results: list[list[int]]
+
+
+def _shape(lines: Sequence[str]) -> str:
+    plan = "\n".join(lines)
+    if "ix_chunks_hnsw" in plan:
+        return "HNSW index scan"
+    if "Bitmap" in plan:
+        return "GIN bitmap + sort"
+    if "Seq Scan" in plan:
+        return ("parallel " if "Parallel" in plan else "") + "seq scan + sort"
+    return lines[0].strip() if lines else "?"
+
+
+def _settings(
+    ef_search: int,
+    max_scan_tuples: int,
+    *,
+    exact: bool = False,
+    iterative: str = "relaxed_order",
+    forced: str | None = None,
+) -> dict[str, str]:
+    """What KnowledgeStore._tune sets with SET LOCAL; ``forced`` ("hnsw", "gin") leaves the planner one path."""
+    settings = {
+        "hnsw.ef_search": str(ef_search),
+        "hnsw.iterative_scan": iterative,
+        "hnsw.max_scan_tuples": str(max_scan_tuples),
+    }
+    if exact:
+        settings |= {"enable_indexscan": "off", "enable_bitmapscan": "off"}
+    if forced == "hnsw":
+        settings |= {"enable_seqscan": "off", "enable_bitmapscan": "off"}
+    elif forced == "gin":  # the GIN index on acl, read as a bitmap, then sort the readable rows
+        settings |= {"enable_seqscan": "off", "enable_indexscan": "off"}
+    return settings
+
+
+def _search_sql(store: KnowledgeStore, *, forced: str | None, placeholders: bool = False) -> str:
+    """The store's own search statement for one principal set (``:s0``, or ``$1``..``$4``)."""
+    sql = store._search_sql.replace("{acl_filter}", "acl && :s0")  # the statement the application runs
+    if placeholders:
+        for name, number in ((":query", "$1"), (":clearance", "$2"), (":k", "$3"), (":s0", "$4")):
+            sql = sql.replace(name, number)
+    return (MARKER.format(forced) + "\n" if forced else "") + sql
+
+
+async def raw_search(
+    db: Database,
+    store: KnowledgeStore,
+    query: Matrix,
+    principals: frozenset[str],
+    k: int,
+    settings: dict[str, str],
+    *,
+    forced: str | None,
+    explain: bool = False,
+) -> list[Row[Any]]:
+    """The store's search statement under the given SET LOCAL settings, in one transaction."""
+    statement = text(("EXPLAIN " if explain else "") + _search_sql(store, forced=forced)).bindparams(
+        bindparam("query", type_=Vector(store.dim)), bindparam("s0", type_=ARRAY(Text))
+    )
+    params = {"query": np.asarray(query, dtype=np.float32), "clearance": CLEARANCE, "k": k, "s0": sorted(principals)}
+    async with db.sessions.begin() as session:
+        for name, value in settings.items():
+            await session.execute(text(f"SET LOCAL {name} = {value}"))
+        return list((await session.execute(statement, params)).all())
+
+
+async def plan_shapes(
+    db: Database,
+    store: KnowledgeStore,
+    query: Matrix,
+    principals: frozenset[str],
+    k: int,
+    settings: dict[str, str],
+    *,
+    forced: str | None,
+) -> tuple[str, str]:
+    """(custom plan, generic plan) of the search statement under ``settings``, by EXPLAIN."""
+    custom = await raw_search(db, store, query, principals, k, settings, forced=forced, explain=True)
+    async with db.sessions.begin() as session:
+        for name, value in settings.items():
+            await session.execute(text(f"SET LOCAL {name} = {value}"))
+        sql = "EXPLAIN (GENERIC_PLAN) " + _search_sql(store, forced=forced, placeholders=True)
+        generic = (await session.execute(text(sql))).all()
+    return _shape([str(r[0]) for r in custom]), _shape([str(r[0]) for r in generic])
+
+
+async def plan_counts(db: Database, *, forced: str | None) -> tuple[int, int]:
+    """Generic and custom plans used so far by the search statement, over every pooled connection.
+
+    psycopg prepares a statement on its 5th execution on a connection; PostgreSQL then plans the
+    next 5 executions with the parameters (custom plans) and may switch to one generic plan for
+    good. ``pg_prepared_statements`` counts both kinds, per connection.
+    """
+    pooled = max(1, db.engine.pool.checkedin())  # type: ignore[attr-defined]
+    connections = [await db.engine.connect() for _ in range(pooled)]  # held together: distinct connections
+    generic = custom = 0
+    try:
+        for conn in connections:
+            rows = await conn.execute(
+                text(
+                    "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE strpos(statement, :mark) > 0"
+                ),
+                {"mark": MARK},
+            )
+            for statement, g, c in rows:
+                ours = statement.startswith(MARKER.format(forced)) if forced else not statement.startswith("/* bench")
+                if ours and not statement.lstrip().startswith("EXPLAIN"):
+                    generic += int(g)
+                    custom += int(c)
+    finally:
+        for conn in connections:
+            # COMMIT, not the ROLLBACK a plain close does: psycopg drops every prepared statement of
+            # a connection on ROLLBACK, which would reset what this function is here to observe.
+            await conn.commit()
+            await conn.close()
+    return generic, custom
+
+
+def ground_truth(
+    vectors: Matrix, queries: Matrix, chunk_ids: npt.NDArray[np.int64], visible: npt.NDArray[np.bool_], k: int
+) -> list[list[int]]:
+    """Exact top-k by cosine distance over the visible chunks, in numpy (independent of PostgreSQL)."""
+    candidates = vectors[visible]
+    ids = chunk_ids[visible]
+    truth: list[list[int]] = []
+    for start in range(0, len(queries), 50):
+        similarity = queries[start : start + 50] @ candidates.T
+        for row in similarity:
+            top = np.argpartition(-row, min(k, len(row) - 1))[:k]
+            truth.append([int(ids[j]) for j in top[np.argsort(-row[top])]])
+    return truth
+
+
+async def set_plan_cache_mode(db: Database, mode: str | None) -> None:
+    """Set (or reset) plan_cache_mode for new connections to this database, and renew the pool."""
+    async with db.engine.connect() as conn:
+        name = (await conn.execute(text("SELECT current_database()"))).scalar_one()
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        clause = f"SET plan_cache_mode = {mode}" if mode else "RESET plan_cache_mode"
+        await conn.execute(text(f"ALTER DATABASE {quoted} {clause}"))
+        await conn.commit()
+    await db.engine.dispose()
+
+
+async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
+    rng = np.random.default_rng(args.seed)
+    store = KnowledgeStore(db.sessions, MODEL, DIM)
+    report = LoadReport()
+    started = time.perf_counter()
+    vectors = await asyncio.to_thread(make_vectors, rng, args.chunks, args.clusters, args.spread)
+    texts = await asyncio.to_thread(make_texts, rng, args.chunks)
+    queries = make_queries(rng, vectors, args.queries, args.query_noise)
+    report.generate_s = time.perf_counter() - started
+    await load(db, store, vectors, texts, report)
+    stats = await store.stats()
+
+    # Chunk id of every corpus row (row i is chunk i % 100 of document i // 100).
+    async with db.sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT c.id, d.path, c.ordinal FROM chunks c JOIN documents d ON d.id = c.document_id "
+                    "WHERE c.embedding_model = :m"
+                ),
+                {"m": MODEL},
+            )
+        ).all()
+    chunk_ids = np.zeros(args.chunks, dtype=np.int64)
+    for chunk_id, path, ordinal in rows:
+        chunk_ids[int(path.removeprefix("doc-")) * CHUNKS_PER_DOCUMENT + ordinal] = chunk_id
+    assert len(rows) == args.chunks, "chunk count differs from the corpus"
+    assert np.all(chunk_ids > 0), "chunk ids do not cover the corpus"
+    doc_of_row = np.arange(args.chunks) // CHUNKS_PER_DOCUMENT
+
+    k, ef, max_scan = args.k, args.ef_search, args.max_scan_tuples
+    users = [
+        ("1% user", frozenset({"group:g0"}), doc_of_row % GROUPS == 0),
+        ("all-visible user", frozenset({"public"}), np.ones(args.chunks, dtype=bool)),
+    ]
+    started = time.perf_counter()
+    truth = {name: ground_truth(vectors, queries, chunk_ids, visible, k) for name, _p, visible in users}
+    truth_s = time.perf_counter() - started
+    warmup = min(10, len(queries))
+    runs: list[Run] = []
+
+    async def measured(
+        name: str,
+        principals: frozenset[str],
+        label: str,
+        call: Callable[[Matrix], Awaitable[list[int]]],
+        settings: dict[str, str],
+        *,
+        forced: str | None,
+    ) -> None:
+        # Fresh connections: no prepared statement or cached plan left over from an earlier run.
+        await db.engine.dispose()
+        for q in queries[:warmup]:  # connection, caches and plan cache settle; not timed
+            await call(q)
+        before = await plan_counts(db, forced=forced)
+        latencies, results = [], []
+        for q in queries:
+            started = time.perf_counter()
+            ids = await call(q)
+            latencies.append(time.perf_counter() - started)
+            results.append(ids)
+        after = await plan_counts(db, forced=forced)
+        custom_shape, generic_shape = await plan_shapes(db, store, queries[0], principals, k, settings, forced=forced)
+        plan = _plan_label(len(queries), before, after, custom_shape, generic_shape)
+        runs.append(Run(name, sees[name], label, plan, latencies, results))
+
+    async def store_run(name: str, principals: frozenset[str], label: str, *, exact: bool) -> None:
+        async def call(q: Matrix) -> list[int]:
+            hits = await store.search(
+                q, [principals], CLEARANCE, k, ef_search=ef, max_scan_tuples=max_scan, exact=exact
+            )
+            return [h.chunk_id for h in hits]
+
+        await measured(name, principals, label, call, _settings(ef, max_scan, exact=exact), forced=None)
+
+    async def forced_run(name: str, principals: frozenset[str], forced: str, iterative: str = "relaxed_order") -> None:
+        settings = _settings(ef, max_scan, iterative=iterative, forced=forced)
+
+        async def call(q: Matrix) -> list[int]:
+            rows = await raw_search(db, store, q, principals, k, settings, forced=forced)
+            return [int(r[0]) for r in rows]
+
+        label = f"HNSW forced, iterative {iterative}" if forced == "hnsw" else "GIN bitmap forced (exact)"
+        await measured(name, principals, label, call, settings, forced=forced)
+
+    sees = {name: f"{100 * visible.mean():.3g}%" for name, _p, visible in users}
+    # 1. As Kura runs today: pooled connections, psycopg's automatic prepared statements.
+    for name, principals, _v in users:
+        await store_run(name, principals, "store.search", exact=False)
+        await store_run(name, principals, "store.search exact=True", exact=True)
+    # 2. The index path the store is written for, plan forced: iterative scan on, and off.
+    for name, principals, _v in users:
+        await forced_run(name, principals, "hnsw")
+        if name == "1% user":
+            await forced_run(name, principals, "hnsw", iterative="off")
+            await forced_run(name, principals, "gin")
+    # 3. store.search again with plan_cache_mode = force_custom_plan (planned with the real parameters).
+    await set_plan_cache_mode(db, "force_custom_plan")
+    try:
+        for name, principals, _v in users:
+            await store_run(name, principals, "store.search, force_custom_plan", exact=False)
+    finally:
+        await set_plan_cache_mode(db, None)
+
+    table_rows = []
+    for r in runs:
+        want = truth[r.user]
+        recall = np.mean([len(set(got) & set(w)) / len(w) for got, w in zip(r.results, want, strict=True)])
+        ms = [1000 * x for x in r.latencies]
+        table_rows.append(
+            [
+                r.user,
+                r.sees,
+                r.path,
+                r.plan,
+                f"{_common.percentile(ms, 50):.1f}",
+                f"{_common.percentile(ms, 95):.1f}",
+                f"{np.mean([len(x) for x in r.results]):.2f}",
+                f"{100 * np.mean([len(x) == k for x in r.results]):.0f}%",
+                f"{recall:.3f}",
+            ]
+        )
+
+    command = _common.reproduce(
+        __file__,
+        [
+            "--chunks",
+            str(args.chunks),
+            "--queries",
+            str(args.queries),
+            "--clusters",
+            str(args.clusters),
+            "--spread",
+            str(args.spread),
+            "--query-noise",
+            str(args.query_noise),
+            "--k",
+            str(k),
+            "--ef-search",
+            str(ef),
+            "--max-scan-tuples",
+            str(max_scan),
+            "--seed",
+            str(args.seed),
+        ],
+    )
+    mib = ", ".join(f"{name} {size / 2**20:.0f} MiB" for name, size in report.sizes.items())
+    s = report.settings
+    print(f"Kura retrieval latency  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
+    print("\n".join(_common.machine_lines()))
+    print(
+        f"db:      {where}; PostgreSQL {s['server_version']}, pgvector {s['pgvector']}, "
+        f"shared_buffers {s['shared_buffers']}, work_mem {s['work_mem']}"
+    )
+    print(
+        f"data:    {stats.chunks} chunks (dim {DIM}) in {stats.documents} documents; {args.clusters} Gaussian "
+        f"clusters, spread {args.spread}; ~{np.mean([len(t) for t in texts[:1000]]):.0f}-byte texts"
+    )
+    print(f"size:    {mib}")
+    print(
+        f"load:    generate {report.generate_s:.1f} s, documents + binary COPY {report.copy_s:.1f} s "
+        f"({args.chunks / report.copy_s:,.0f} rows/s), ANALYZE {report.analyze_s:.1f} s"
+    )
+    print(
+        f"index:   HNSW (m 16, ef_construction 64) built in {report.index_s:.1f} s "
+        f"(maintenance_work_mem {s['maintenance_work_mem']}, "
+        f"max_parallel_maintenance_workers {s['max_parallel_maintenance_workers']})"
+    )
+    print(
+        f"queries: {args.queries} per run (perturbed corpus points, noise {args.query_noise}) after {warmup} "
+        f"untimed warm-up queries; k {k}, clearance {CLEARANCE}, ef_search {ef}, max_scan_tuples {max_scan}; "
+        f"numpy ground truth in {truth_s:.1f} s"
+    )
+    print(f"command: {command}")
+    print()
+    print(
+        _common.table(
+            ["user", "sees", "path", "plan used (executions)", "p50 ms", "p95 ms", "rows", f"got {k}", f"recall@{k}"],
+            table_rows,
+        )
+    )
+    print()
+    print(
+        f"recall@{k}: |returned ∩ exact| / |exact| per query, averaged; exact = brute force in numpy over the "
+        "chunks the user may read.\n"
+        "latency: the whole call (pool checkout, SET LOCALs, statement, rows). plan: from pg_prepared_statements "
+        "(generic/custom counts) and EXPLAIN / EXPLAIN (GENERIC_PLAN)\n"
+        "of the same statement and settings; 'unprepared' = executions before psycopg prepared the statement.\n"
+        "'HNSW forced' / 'GIN bitmap forced' = the store's statement with SET LOCAL enable_seqscan and "
+        "enable_bitmapscan / enable_indexscan off."
+    )
+
+
+def _plan_label(
+    executions: int, before: tuple[int, int], after: tuple[int, int], custom_shape: str, generic_shape: str
+) -> str:
+    generic, custom = after[0] - before[0], after[1] - before[1]
+    unprepared = executions - generic - custom
+    parts = []
+    if generic:
+        parts.append(f"generic {generic}: {generic_shape}")
+    if custom or unprepared:
+        counts = " + ".join(f"{label} {n}" for label, n in (("custom", custom), ("unprepared", unprepared)) if n)
+        parts.append(f"{counts}: {custom_shape}")
+    return "; ".join(parts)
+
+
+async def run(args: argparse.Namespace) -> None:
+    async with _common.database(args.data_dir, keep=args.keep) as (_, db, where):
+        await measure(args, db, where)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--chunks", type=int, default=100_000, help="corpus size (default 100000)")
+    parser.add_argument("--queries", type=int, default=200, help="queries per run (default 200)")
+    parser.add_argument("--clusters", type=int, default=1000, help="Gaussian clusters (default 1000)")
+    parser.add_argument("--spread", type=float, default=0.5, help="noise norm around a cluster centre (default 0.5)")
+    parser.add_argument("--query-noise", type=float, default=0.25, help="noise norm added to a query (default 0.25)")
+    parser.add_argument("--k", type=int, default=10, help="rows per search (default 10)")
+    parser.add_argument("--ef-search", type=int, default=100, help="hnsw.ef_search (default 100, as Kura)")
+    parser.add_argument("--max-scan-tuples", type=int, default=20_000, help="hnsw.max_scan_tuples (default 20000)")
+    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")
+    args = parser.parse_args()
+    if args.chunks < CHUNKS_PER_DOCUMENT * GROUPS:
+        parser.error(f"--chunks must be at least {CHUNKS_PER_DOCUMENT * GROUPS} (one document per group)")
+    if not 1 <= args.queries <= args.chunks or args.k < 1:
+        parser.error("--queries must be between 1 and --chunks, --k at least 1")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
