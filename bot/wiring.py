@@ -189,15 +189,9 @@ async def open_runtime(
         audit = AuditStore(database.sessions, cipher)
         runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
         if with_model:
-            chat, url = await _chat_model(settings, stack, say)
-            retriever = PgVectorRetriever(store, embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples)
-            runtime.chat, runtime.model_url = chat, url
-            runtime.pipeline = Pipeline(
-                directory,
-                policy,
-                retriever,
-                chat,
-                audit,
-                PipelineConfig(top_k=r.top_k, max_tokens=settings.llm.max_tokens),
+            runtime.chat, runtime.model_url = await _chat_model(settings, stack, say)
+            runtime.retriever = PgVectorRetriever(
+                store, embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
             )
+            runtime.pipeline = runtime.make_pipeline(directory)
         yield runtime

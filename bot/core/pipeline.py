@@ -189,6 +189,11 @@ class Pipeline:
             return
         entry.model = self._chat.name
         answer = "".join(parts).strip()
+        if not answer:
+            _log.warning("model returned an empty answer model=%s", self._chat.name)
+            text = user_message(ModelUnavailable.code, language)
+            yield await self._finish(entry, decision, "unavailable", text, (), language)
+            return
         yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
 
     async def _finish(

@@ -92,7 +92,7 @@ def answer_messages(reply: Reply) -> list[tuple[str, list[Block]]]:
     messages: list[tuple[str, list[Block]]] = []
     for start in range(0, len(sections), BLOCKS_PER_MESSAGE):
         chunk = sections[start : start + BLOCKS_PER_MESSAGE]
-        fallback = "\n".join(b["text"]["text"] for b in chunk)[:FALLBACK_LIMIT]
+        fallback = "\n".join(b["text"]["text"] for b in chunk)[:FALLBACK_LIMIT].strip() or "…"
         messages.append((fallback, chunk))
     last_text, last_blocks = messages[-1]
     messages[-1] = (last_text, last_blocks + tail)

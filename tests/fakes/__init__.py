@@ -1,0 +1,1 @@
+"""Local fakes of the services Kura talks to, for tests."""
