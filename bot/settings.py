@@ -23,6 +23,7 @@ __all__ = [
     "LLMSettings",
     "PolicySettings",
     "RetrievalSettings",
+    "SecondaryLLMSettings",
     "SlackSettings",
     "default_data_dir",
 ]
@@ -61,6 +62,19 @@ class LLMSettings(BaseModel):
     max_tokens: int = 400
     temperature: float = 0.1
     allow_noncommercial: bool = False
+
+
+class SecondaryLLMSettings(BaseModel):
+    """An optional second OpenAI-compatible endpoint (a cloud model, a bigger on-prem model).
+
+    Policy decides when it may be used (``routing:``); only ``public`` data can ever reach it, and
+    personal data is redacted from what is sent.
+    """
+
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("not-needed")
+    model: str = "secondary"
+    timeout_s: float = 120.0
 
 
 class EmbeddingSettings(BaseModel):
@@ -140,9 +154,13 @@ class KuraSettings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_cache_dir("kura", appauthor=False)) / "models"
     )
     log_level: str = "WARNING"
+    #: Hosts answers may link to (e.g. your intranet); links and images to any other host are removed.
+    answer_link_hosts: list[str] = []
     audit_key_file: Path | None = None
+    audit_checkpoint_key_file: Path | None = None
     database: DatabaseSettings = DatabaseSettings()
     llm: LLMSettings = LLMSettings()
+    secondary: SecondaryLLMSettings = SecondaryLLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     policy: PolicySettings = PolicySettings()

@@ -16,11 +16,14 @@ import policies
 from bot.audit import AuditStore, TextCipher
 from bot.core.admin import AdminService
 from bot.core.pipeline import Pipeline, PipelineConfig
-from bot.core.ports import Directory
+from bot.core.ports import Directory, PolicySource
 from bot.db import Database
 from bot.errors import ConfigurationError, ModelUnavailable
 from bot.identity import FileDirectory
+from bot.policy_source import ReloadingPolicy
+from bot.redaction import redact
 from bot.settings import KuraSettings
+from bot.signals import RequestSignals
 from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
 from llm import ChatModel, E5Embedder, Embedder, OpenAIChatModel, OpenAIEmbedder
 from llm.catalog import get_local_model
@@ -97,18 +100,33 @@ class Runtime:
     ingestor: Ingestor
     audit: AuditStore
     directory: FileDirectory
-    policy: StaticPolicy
+    policy: PolicySource
     chat: ChatModel | None = None
     pipeline: Pipeline | None = None
     model_url: str | None = None
     retriever: PgVectorRetriever | None = None
+    secondary: ChatModel | None = None
 
     def make_pipeline(self, directory: Directory) -> Pipeline:
         """A pipeline over these parts, with a platform's own directory (e.g. Slack ids)."""
         if self.chat is None or self.retriever is None:
             raise ConfigurationError("the runtime was opened without a model")
-        config = PipelineConfig(top_k=self.settings.retrieval.top_k, max_tokens=self.settings.llm.max_tokens)
-        return Pipeline(directory, self.policy, self.retriever, self.chat, self.audit, config)
+        config = PipelineConfig(
+            top_k=self.settings.retrieval.top_k,
+            max_tokens=self.settings.llm.max_tokens,
+            link_hosts=tuple(self.settings.answer_link_hosts),
+        )
+        return Pipeline(
+            directory,
+            self.policy,
+            self.retriever,
+            self.chat,
+            self.audit,
+            config,
+            signals=RequestSignals(self.embedder, self.audit),
+            secondary=self.secondary,
+            redact=redact,
+        )
 
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
@@ -161,6 +179,19 @@ async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Sta
     return OpenAIChatModel(client, model_name, max_tokens=llm.max_tokens, temperature=llm.temperature), base_url
 
 
+def _secondary_model(settings: KuraSettings, stack: AsyncExitStack) -> ChatModel | None:
+    second = settings.secondary
+    if second.base_url is None:
+        return None
+    client = openai.AsyncOpenAI(
+        base_url=second.base_url, api_key=second.api_key.get_secret_value(), timeout=second.timeout_s, max_retries=1
+    )
+    stack.push_async_callback(client.close)
+    return OpenAIChatModel(
+        client, second.model, max_tokens=settings.llm.max_tokens, temperature=settings.llm.temperature
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: KuraSettings, *, with_model: bool = False, status: Status | None = None
@@ -168,7 +199,7 @@ async def open_runtime(
     """Start the database (embedded or configured), and the model if asked; stop them on exit."""
     say = status or (lambda _msg: None)
     async with AsyncExitStack() as stack:
-        policy = StaticPolicy(load_configured_policy(settings))
+        policy = ReloadingPolicy(settings.policy.file or default_policy_file(), load_configured_policy(settings))
         directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
         database = Database(settings)
         say("database: " + ("embedded PostgreSQL" if database.embedded else "configured PostgreSQL"))
@@ -190,6 +221,7 @@ async def open_runtime(
         runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
         if with_model:
             runtime.chat, runtime.model_url = await _chat_model(settings, stack, say)
+            runtime.secondary = _secondary_model(settings, stack)
             runtime.retriever = PgVectorRetriever(
                 store, embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
             )

@@ -39,6 +39,10 @@ class Embedder(Protocol):
         """Embed a search query; shape ``(dim,)``."""
         ...
 
+    async def embed_query_batch(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries (e.g. a topic's example questions); shape ``(len(texts), dim)``."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in the model's tokens (used to size chunks)."""
         ...
@@ -76,6 +80,18 @@ class E5Embedder:
         """Embed one query in a worker thread."""
         try:
             return await asyncio.to_thread(self._query, text)
+        except Exception as exc:
+            raise EmbeddingError("the embedded e5 model failed") from exc
+
+    async def embed_query_batch(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries in a worker thread."""
+
+        def run() -> Vector:
+            with self._lock:
+                return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+        try:
+            return await asyncio.to_thread(run)
         except Exception as exc:
             raise EmbeddingError("the embedded e5 model failed") from exc
 
@@ -129,6 +145,10 @@ class OpenAIEmbedder:
         """Embed one query."""
         vector: Vector = (await self._embed([self._query_prefix + text]))[0]
         return vector
+
+    async def embed_query_batch(self, texts: Sequence[str]) -> Vector:
+        """Embed several queries in one request."""
+        return await self._embed([self._query_prefix + t for t in texts])
 
     def count_tokens(self, text: str) -> int:
         """An upper estimate (the server's tokenizer is not at hand): one token per UTF-8 byte / 3."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
+from policies.guards import channel_denial, rate_denial, topic_denial
 from policies.model import ACTIONS, Classification, Decision, Member, Policy, Request, Scope
 
 __all__ = ["decide", "explain", "principals_of", "resolve"]
@@ -82,10 +84,18 @@ def _decide(policy: Policy, request: Request) -> Decision:
     if clearance is None:
         clearance = Classification.PUBLIC
         fired.append("no clearance granted: public only")
+    own = principals_of(asker, roles)
+    denial = _guards(policy, request, roles, own, fired)
+    if denial is not None:
+        return denial
 
-    if request.channel_id is None:
-        scope = Scope((principals_of(asker, roles),), clearance)
-        fired.append("direct reply: the asker's own rights")
+    if request.channel_id is None or policy.channels.visibility == "direct":
+        scope = Scope((own,), clearance)
+        if request.channel_id is None:
+            fired.append("direct reply: the asker's own rights")
+        else:
+            where = f"{policy.source}:{policy.channels.line}"
+            fired.append(f"channel answers go to the asker alone ({where}): the asker's own rights")
         return Decision(True, "allowed", "allowed", scope, policy.default_route, "direct", roles, tuple(fired))
 
     members = request.channel_members
@@ -107,6 +117,27 @@ def _decide(policy: Policy, request: Request) -> Decision:
     )
     scope = Scope(_minimal(sets), clearance)
     return Decision(True, "allowed", "allowed", scope, policy.default_route, "channel", roles, tuple(fired))
+
+
+def _guards(
+    policy: Policy, request: Request, roles: tuple[str, ...], own: frozenset[str], fired: list[str]
+) -> Decision | None:
+    """Channel, topic and rate-limit rules; the first that denies wins."""
+    where = channel_denial(policy, request)
+    if where is not None:
+        fired.append(f"{where[1]}: deny")
+        return _deny(where[0], where[1], fired, roles)
+    if request.action == "ask":
+        topic = topic_denial(policy, request, own)
+        if topic is not None:
+            fired.append(f"topic {topic.name!r} is for {', '.join(sorted(topic.allow))} ({policy.source}:{topic.line})")
+            denied = _deny("topic_restricted", f"topic {topic.name!r} is restricted", fired, roles)
+            return replace(denied, message_ja=topic.message_ja, message_en=topic.message_en)
+        over = rate_denial(policy, roles, request)
+        if over is not None:
+            fired.append(f"rate limit: {over}: deny")
+            return _deny("rate_limited", over, fired, roles)
+    return None
 
 
 def decide(policy: Policy, request: Request) -> Decision:

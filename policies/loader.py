@@ -15,6 +15,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from policies.model import ACTIONS, Classification, GroupRule, Policy, RoleRule
+from policies.sections import (
+    ChannelsFile,
+    Checker,
+    RateLimitFile,
+    TopicFile,
+    channels_of,
+    rate_limits_of,
+    routing_of,
+    topics_of,
+)
 
 __all__ = ["PolicyError", "PolicyReport", "check_policy_text", "load_policy", "load_policy_text"]
 
@@ -58,6 +68,10 @@ class _PolicyFile(BaseModel):
     default_route: str = "local"
     roles: dict[str, _RoleFile]
     groups: dict[str, _GroupFile] = {}
+    channels: ChannelsFile | None = None
+    topics: list[TopicFile] = []
+    rate_limits: list[RateLimitFile] = []
+    routing: dict[str, list[str]] = {}
 
 
 def _to_python(node: yaml.Node, path: _Path, lines: dict[_Path, int], errors: list[str], src: str) -> object:
@@ -159,10 +173,27 @@ def check_policy_text(text: str, source: str = "<policy>") -> PolicyReport:
             warnings.append(
                 f"{source}:{_line(lines, ('roles', name))}: role {name!r} is unreachable: no group grants it"
             )
+    check = Checker(source, lambda path: _line(lines, path))
+    channels = channels_of(parsed.channels, check)
+    topics = topics_of(parsed.topics, check)
+    rate_limits = rate_limits_of(parsed.rate_limits, roles, check)
+    routing = routing_of(parsed.routing, check)
+    errors.extend(check.errors)
+    warnings.extend(check.warnings)
     if errors:
         return PolicyReport(None, errors, warnings)
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    policy = Policy(roles, groups, default_route=parsed.default_route, source=source, version=version)
+    policy = Policy(
+        roles,
+        groups,
+        default_route=parsed.default_route,
+        source=source,
+        version=version,
+        channels=channels,
+        topics=topics,
+        rate_limits=rate_limits,
+        routing=routing,
+    )
     return PolicyReport(policy, errors, warnings)
 
 

@@ -8,14 +8,18 @@ from typing import Literal
 
 __all__ = [
     "ACTIONS",
+    "ChannelRules",
     "Classification",
     "Decision",
     "GroupRule",
     "Member",
     "Policy",
+    "RateLimit",
     "Request",
     "RoleRule",
     "Scope",
+    "TopicRule",
+    "Usage",
     "Visibility",
 ]
 
@@ -68,6 +72,42 @@ class GroupRule:
 
 
 @dataclass(frozen=True)
+class ChannelRules:
+    """Where Kura answers at all, and who sees channel answers."""
+
+    direct_messages: bool = True
+    allow: frozenset[str] = frozenset()  # empty: every known channel
+    deny: frozenset[str] = frozenset()
+    visibility: Visibility = "channel"  # "direct": channel answers go to the asker alone (ephemeral)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """Questions on a topic only for some principals: matched by keywords or by similarity to
+    example questions (the caller computes the similarity; the engine compares it)."""
+
+    name: str
+    allow: frozenset[str]
+    keywords: tuple[str, ...]
+    examples: tuple[str, ...]
+    threshold: float
+    message_ja: str
+    message_en: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Capacity a role grants; a user gets the most generous of their roles' limits."""
+
+    role: str
+    requests_per_minute: int | None
+    tokens_per_day: int | None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy."""
 
@@ -76,6 +116,19 @@ class Policy:
     default_route: str = "local"
     source: str = "<memory>"
     version: str = "0"
+    channels: ChannelRules = ChannelRules()
+    topics: tuple[TopicRule, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    #: Classification label -> model endpoints allowed for data of that class. Missing: local only.
+    routing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a user has used recently (counted by the caller, across replicas)."""
+
+    requests_last_minute: int = 0
+    tokens_today: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +149,11 @@ class Request:
     channel_id: str | None = None
     #: Everyone who will see the reply in the channel; None when the channel is unknown.
     channel_members: tuple[Member, ...] | None = None
+    #: The question, for topic keywords.
+    text: str = ""
+    #: Topic name -> similarity of the question to the topic's examples (0..1).
+    topic_scores: dict[str, float] = field(default_factory=dict)
+    usage: Usage = Usage()
 
 
 @dataclass(frozen=True)
@@ -122,3 +180,6 @@ class Decision:
     visibility: Visibility = "direct"
     roles: tuple[str, ...] = ()
     rules: tuple[str, ...] = field(default_factory=tuple)
+    #: A rule's own words for the user (topic rules), shown instead of the generic refusal.
+    message_ja: str | None = None
+    message_en: str | None = None

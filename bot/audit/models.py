@@ -41,6 +41,8 @@ class AuditRecord(AuditBase):
     policy_version: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[int] = mapped_column(Integer)
     first_token_ms: Mapped[int | None] = mapped_column(Integer)
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    endpoint: Mapped[str | None] = mapped_column(Text)
     key_id: Mapped[str | None] = mapped_column(Text)
     question_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

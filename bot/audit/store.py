@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import defer
 
 from bot.audit.chain import GENESIS, record_hash, sha256_text
 from bot.audit.crypto import TextCipher
@@ -43,6 +44,10 @@ class AuditEntry:
     prompt_version: str | None = None
     policy_version: str | None = None
     first_token_ms: int | None = None
+    #: Prompt and answer tokens (as counted or estimated), for per-day limits.
+    tokens: int | None = None
+    #: The model endpoint used (``local``, ``secondary``).
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class VerifyResult:
 
 
 def _fields(r: AuditRecord) -> dict[str, object]:
-    return {
+    fields: dict[str, object] = {
         "seq": r.seq,
         "id": r.id,
         "created_at": r.created_at.astimezone(UTC).isoformat(),
@@ -79,6 +84,12 @@ def _fields(r: AuditRecord) -> dict[str, object]:
         "question_sha256": r.question_sha256,
         "answer_sha256": r.answer_sha256,
     }
+    # Fields added after the first release are hashed only when set, so older records still verify.
+    for name in ("tokens", "endpoint"):
+        value = getattr(r, name)
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
 def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
@@ -138,6 +149,8 @@ class AuditStore:
             policy_version=entry.policy_version,
             latency_ms=entry.latency_ms,
             first_token_ms=entry.first_token_ms,
+            tokens=entry.tokens,
+            endpoint=entry.endpoint,
             key_id=self._cipher.key_id,
             question_enc=self._cipher.encrypt(entry.question, record_id),
             answer_enc=self._cipher.encrypt(entry.answer, record_id),
@@ -183,6 +196,22 @@ class AuditStore:
         async with self._sessions() as session:
             return list(await session.scalars(query))
 
+    async def usage(self, user_email: str) -> tuple[int, int]:
+        """(questions in the last minute, tokens since midnight UTC) of one user."""
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        query = select(
+            func.count().filter(AuditRecord.created_at >= minute_ago),
+            func.coalesce(func.sum(AuditRecord.tokens).filter(AuditRecord.created_at >= today), 0),
+        ).where(
+            AuditRecord.user_email == user_email.lower(),
+            AuditRecord.action == "ask",
+            AuditRecord.created_at >= min(today, minute_ago),
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
     async def record_feedback(self, audit_id: str, user_ref: str, value: int) -> bool:
         """Store a 👍/👎 against an answer's record; False when no such record exists."""
         if value not in (-1, 1):
@@ -198,3 +227,53 @@ class AuditStore:
         if record.question_enc is None:
             return None
         return self._cipher.decrypt(record.question_enc, record.id)
+
+    def decrypt_answer(self, record: AuditRecord) -> str | None:
+        """The answer text of a record, if its text is still held."""
+        if record.answer_enc is None:
+            return None
+        return self._cipher.decrypt(record.answer_enc, record.id)
+
+    async def stream(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        with_text: bool = False,
+        batch: int = 1000,
+    ) -> AsyncGenerator[AuditRecord, None]:
+        """Records oldest first, ``since <= created_at < until``, through a server-side cursor
+        (constant memory). Without ``with_text`` the encrypted text is not even fetched.
+
+        Close the iterator (``contextlib.aclosing``) if you stop early: it holds a connection.
+        """
+        query = select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)
+        if since is not None:
+            query = query.where(AuditRecord.created_at >= since)
+        if until is not None:
+            query = query.where(AuditRecord.created_at < until)
+        if not with_text:
+            query = query.options(
+                defer(AuditRecord.question_enc, raiseload=True), defer(AuditRecord.answer_enc, raiseload=True)
+            )
+        async with self._sessions() as session:
+            stream = await session.stream_scalars(query)
+            try:
+                async for record in stream:
+                    yield record
+            finally:
+                await stream.close()
+
+    async def head(self) -> tuple[int, str, int]:
+        """``(seq, hash, record count)`` of the newest record, read in one statement (one snapshot);
+        ``(0, GENESIS, 0)`` for an empty log."""
+        count = select(func.count()).select_from(AuditRecord).scalar_subquery()
+        query = select(AuditRecord.seq, AuditRecord.hash, count).order_by(AuditRecord.seq.desc()).limit(1)
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1], row[2]) if row else (0, GENESIS, 0)
+
+    async def hash_at(self, seq: int) -> str | None:
+        """The stored hash of record ``seq``; None when there is no such record."""
+        async with self._sessions() as session:
+            return await session.scalar(select(AuditRecord.hash).where(AuditRecord.seq == seq))

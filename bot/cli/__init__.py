@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.cli.parser import build_parser
 from bot.errors import ConfigurationError, InputError, KuraError, UpstreamError
+from bot.redaction import RedactingFilter
 from bot.settings import KuraSettings
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_UNAVAILABLE", "main"]
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # logs never carry personal data
     try:
         result: int = asyncio.run(args.handler(settings, args))
         return result

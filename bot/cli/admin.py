@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+from contextlib import aclosing
 from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.audit import checkpoint, export
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError, ModelUnavailable
 from bot.identity import FileDirectory
@@ -25,6 +28,8 @@ from policies import Request, decide, explain
 from policies.loader import check_policy_text
 
 __all__ = [
+    "audit_checkpoint",
+    "audit_export",
     "audit_verify",
     "db_upgrade",
     "ingest",
@@ -191,3 +196,84 @@ async def models_fetch(settings: KuraSettings, args: argparse.Namespace) -> int:
         raise ModelUnavailable(str(exc)) from exc
     print(f"{model.id}: {path} (sha256 verified)")
     return 0
+
+
+async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit export``: records oldest first as JSONL or CSV, to stdout or ``--output FILE``."""
+    since = export.parse_when(args.since, "--since") if args.since else None
+    until = export.parse_when(args.until, "--until") if args.until else None
+    if since is not None and until is not None and since >= until:
+        raise InputError("--since must be before --until")
+    fields = export.FIELDS + export.TEXT_FIELDS if args.include_text else export.FIELDS
+    output = Path(args.output) if args.output else None
+    try:
+        with export.open_output(output) as out:
+            async with open_runtime(settings) as rt:
+                rows = export.export_rows(rt.audit, since=since, until=until, include_text=args.include_text)
+                async with aclosing(rows):
+                    if args.format == "csv":
+                        count = await export.write_csv(rows, out, fields)
+                    else:
+                        count = await export.write_jsonl(rows, out)
+    except BrokenPipeError:
+        # The reader went away (``kura audit export | head``): stop quietly, without a traceback
+        # now or another one when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    if output is not None:
+        print(f"exported {count} audit records to {output}")
+    return 0
+
+
+def _checkpoint_key_file(settings: KuraSettings) -> Path:
+    return settings.audit_checkpoint_key_file or settings.data_dir / "keys" / "checkpoint.key"
+
+
+async def audit_checkpoint(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit checkpoint``: sign the chain head (after verifying the chain) for the operator to
+    keep; with ``--verify LINE`` or ``--verify-file FILE``, re-check one: 0 when it holds, 1 if not."""
+    if args.verify is not None or args.verify_file is not None:
+        return await _checkpoint_verify(settings, args)
+    key = checkpoint.load_key(_checkpoint_key_file(settings), create=True)
+    async with open_runtime(settings) as rt:
+        head = await checkpoint.read_head(rt.audit)
+        result = await rt.audit.verify()
+    if not result.ok:
+        print(f"FAILED at record {result.first_bad}: {result.problem}; no checkpoint signed")
+        return 1
+    signed = checkpoint.sign(head, key)
+    if args.json:
+        print(json.dumps(checkpoint.to_json(signed, head.records)))
+    else:
+        print(checkpoint.format_line(signed))
+    return 0
+
+
+async def _checkpoint_verify(settings: KuraSettings, args: argparse.Namespace) -> int:
+    if args.verify_file is not None:
+        path = Path(args.verify_file)
+        try:
+            lines = [line for line in (await asyncio.to_thread(path.read_text, "utf-8")).splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
+        if len(lines) != 1:
+            raise InputError(f"{path}: expected one checkpoint, found {len(lines)} non-empty lines")
+        text = lines[0]
+    else:
+        text = args.verify
+    signed = checkpoint.parse(text)
+    key = checkpoint.load_key(_checkpoint_key_file(settings), create=False)
+    # The signature first: no need to start the database for an altered line.
+    problem = checkpoint.verify_signature(signed, key)
+    if problem:
+        check = checkpoint.CheckpointCheck(False, problem)
+    else:
+        async with open_runtime(settings) as rt:
+            check = await checkpoint.verify_checkpoint(rt.audit, signed, key)
+    if args.json:
+        print(json.dumps({"ok": check.ok, "seq": signed.seq, "problem": check.problem, "records": check.records}))
+    elif check.ok:
+        print(f"ok: checkpoint seq={signed.seq} holds; chain intact ({check.records} audit records)")
+    else:
+        print(f"FAILED: checkpoint seq={signed.seq}: {check.problem}")
+    return 0 if check.ok else 1

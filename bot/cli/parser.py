@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="check the hash chain")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=admin.audit_verify)
+    export = audit.add_parser("export", help="stream records, oldest first, as JSONL or CSV for a SIEM")
+    export.add_argument("--since", metavar="ISO", help="records created at or after this date or datetime (UTC)")
+    export.add_argument("--until", metavar="ISO", help="records created before this date or datetime (exclusive)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+    export.add_argument("--include-text", action="store_true", help="add the decrypted question and answer")
+    export.set_defaults(handler=admin.audit_export)
+    checkpoint = audit.add_parser("checkpoint", help="sign the chain head, or re-check a signed checkpoint")
+    checkpoint.add_argument("--json", action="store_true")
+    again = checkpoint.add_mutually_exclusive_group()
+    again.add_argument("--verify", metavar="LINE", help="re-check a checkpoint printed before (line or JSON)")
+    again.add_argument("--verify-file", metavar="FILE", help="re-check the checkpoint kept in FILE")
+    checkpoint.set_defaults(handler=admin.audit_checkpoint)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"

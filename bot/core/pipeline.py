@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.store import AuditEntry
 from bot.core.messages import no_sources_message, refusal_message
-from bot.core.ports import AuditLog, Directory, PolicySource
+from bot.core.ports import AuditLog, Directory, PolicySource, Signals
+from bot.core.sanitize import sanitize_answer
 from bot.core.types import (
     Citation,
     Completed,
@@ -43,7 +44,9 @@ from bot.errors import (
 from knowledge import RetrievedChunk, Retriever
 from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
-from policies import Decision, Request, decide
+from policies import Classification, Decision, Request, decide
+from policies.guards import endpoints_for
+from policies.model import Usage
 
 __all__ = ["Pipeline", "PipelineConfig"]
 
@@ -57,6 +60,8 @@ class PipelineConfig:
 
     top_k: int = 5
     max_tokens: int = 400
+    #: Hosts answers may link to or show images from; every other link is removed.
+    link_hosts: tuple[str, ...] = ()
 
 
 def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
@@ -97,6 +102,10 @@ class Pipeline:
         chat: ChatModel,
         audit: AuditLog,
         config: PipelineConfig,
+        *,
+        signals: Signals | None = None,
+        secondary: ChatModel | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -104,6 +113,9 @@ class Pipeline:
         self._chat = chat
         self._audit = audit
         self._config = config
+        self._signals = signals
+        self._secondary = secondary
+        self._redact = redact
         #: Requests being answered now, for ``status`` (shared with the admin service).
         self.in_flight: dict[str, int] = {"ask": 0}
 
@@ -123,7 +135,20 @@ class Pipeline:
         members = None
         if message.channel_id is not None:
             members = await self._directory.channel_members(message.channel_id)
-        request = Request("ask", user.member() if user else None, message.channel_id, members)
+        scores: dict[str, float] = {}
+        usage = Usage()
+        if self._signals is not None and user is not None:
+            scores = await self._signals.topic_scores(policy, message.text)
+            usage = await self._signals.usage(user.email)
+        request = Request(
+            "ask",
+            user.member() if user else None,
+            message.channel_id,
+            members,
+            text=message.text,
+            topic_scores=scores,
+            usage=usage,
+        )
         return decide(policy, request), user.email if user else None, user.locale if user else None, policy.version
 
     async def handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
@@ -149,7 +174,8 @@ class Pipeline:
         entry.email, entry.policy_version = email, policy_version
         yield Decided(decision)
         if not decision.allowed or decision.scope is None:
-            text = refusal_message(decision.reason_code, language)
+            own_words = decision.message_ja if language == "ja" else decision.message_en
+            text = own_words or refusal_message(decision.reason_code, language)
             yield await self._finish(entry, decision, "refused", text, (), language)
             return
         try:
@@ -174,27 +200,48 @@ class Pipeline:
         passages = [Passage(cs[0].title, src, "\n…\n".join(c.text for c in cs)) for src, cs in grouped.items()]
         history = [ChatMessage(t.role, t.text) for t in message.history]
         prompt = build_messages(message.text, passages, history)
+        model, prompt = self._route(chunks, prompt, entry)
         parts: list[str] = []
         try:
-            async for piece in self._chat.stream(prompt, max_tokens=self._config.max_tokens):
+            async for piece in model.stream(prompt, max_tokens=self._config.max_tokens):
                 if not parts:
                     entry.first_token_ms = int((time.perf_counter() - started) * 1000)
                 parts.append(piece)
                 yield TextDelta(piece)
         except ModelServerError as exc:
             _log.warning("model failed error=%s", exc)
-            entry.model = self._chat.name
             text = user_message(ModelUnavailable.code, language)
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
-        entry.model = self._chat.name
-        answer = "".join(parts).strip()
+        answer = sanitize_answer("".join(parts), self._config.link_hosts).strip()
+        # Streaming servers do not all report usage: estimate (CJK ~1 token per 2 characters).
+        entry.tokens = sum(len(m.content) for m in prompt) // 2 + len(parts)
         if not answer:
-            _log.warning("model returned an empty answer model=%s", self._chat.name)
+            _log.warning("model returned an empty answer model=%s", model.name)
             text = user_message(ModelUnavailable.code, language)
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
         yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
+
+    def _route(
+        self, chunks: Sequence[RetrievedChunk], prompt: list[ChatMessage], entry: _EntryBuilder
+    ) -> tuple[ChatModel, list[ChatMessage]]:
+        """The model this data may reach. Only ``public`` data may leave the local model, with PII
+        redacted; anything above public goes local whatever the policy says (second lock)."""
+        touched = Classification(max((c.classification for c in chunks), default=0))
+        endpoints = endpoints_for(self._policy.current(), touched)
+        use_secondary = (
+            self._secondary is not None
+            and endpoints[0] == "secondary"
+            and touched == Classification.PUBLIC
+            and self._redact is not None
+        )
+        if not use_secondary or self._secondary is None or self._redact is None:
+            entry.model, entry.endpoint = self._chat.name, "local"
+            return self._chat, prompt
+        redact = self._redact
+        entry.model, entry.endpoint = self._secondary.name, "secondary"
+        return self._secondary, [ChatMessage(m.role, redact(m.content)) for m in prompt]
 
     async def _finish(
         self,
@@ -226,6 +273,8 @@ class _EntryBuilder:
         self.policy_version: str | None = None
         self.retrieved: Sequence[RetrievedChunk] = ()
         self.model: str | None = None
+        self.endpoint: str | None = None
+        self.tokens: int | None = None
         self.first_token_ms: int | None = None
 
     def build(self, decision: Decision, status: str, answer: str) -> AuditEntry:
@@ -259,4 +308,6 @@ class _EntryBuilder:
             prompt_version=PROMPT_VERSION,
             policy_version=self.policy_version,
             first_token_ms=self.first_token_ms,
+            tokens=self.tokens,
+            endpoint=self.endpoint,
         )

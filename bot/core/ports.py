@@ -7,8 +7,9 @@ from typing import Protocol
 from bot.audit.store import AuditEntry
 from bot.identity import DirectoryUser
 from policies import Member, Policy
+from policies.model import Usage
 
-__all__ = ["AuditLog", "Directory", "PolicySource"]
+__all__ = ["AuditLog", "Directory", "PolicySource", "Signals"]
 
 
 class Directory(Protocol):
@@ -28,6 +29,18 @@ class PolicySource(Protocol):
 
     def current(self) -> Policy:
         """The policy to decide with."""
+        ...
+
+
+class Signals(Protocol):
+    """Facts about a request that need I/O: topic similarity, recent usage."""
+
+    async def topic_scores(self, policy: Policy, text: str) -> dict[str, float]:
+        """Topic name -> similarity of ``text`` to the topic's example questions."""
+        ...
+
+    async def usage(self, user_email: str | None) -> Usage:
+        """What the user has used recently."""
         ...
 
 

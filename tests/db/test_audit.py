@@ -85,7 +85,7 @@ async def test_updates_and_deletes_are_refused_by_the_database(db: Database, aud
     for sql in (
         "UPDATE audit_records SET answer_sha256 = 'x'",
         "DELETE FROM audit_records",
-        "TRUNCATE audit_records",
+        "TRUNCATE audit_records CASCADE",
     ):
         with pytest.raises(DBAPIError, match="append-only"):
             async with db.engine.begin() as conn:

@@ -127,3 +127,48 @@ async def test_model_down_gives_unavailable_in_the_users_language() -> None:
     assert "unavailable" == reply.status
     assert "一時的に利用できません" in reply.text
     assert ["unavailable"] == [e.status for e in audit.entries]
+
+
+def _routed(hits: list[SearchHit], routing: str) -> tuple[Pipeline, FakeChat, FakeChat, FakeAudit]:
+    directory = FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
+    text = (Path(policies.__file__).parent / "default.yaml").read_text(encoding="utf-8")
+    policy = StaticPolicy(policies.load_policy_text(text.replace("routing:\n  public: [local]", routing)))
+    local, cloud, audit = FakeChat("local answer [1]"), FakeChat("cloud answer [1]"), FakeAudit()
+    pipeline = Pipeline(
+        directory,
+        policy,
+        FakeRetriever(hits),
+        local,
+        audit,
+        PipelineConfig(top_k=5),
+        secondary=cloud,
+        redact=lambda s: s.replace("alice@example.co.jp", "[EMAIL]"),
+    )
+    return pipeline, local, cloud, audit
+
+
+PUBLIC_HIT = SearchHit(9, 9, "public/overview.md", "Overview", "Mail alice@example.co.jp", ("public",), 0, 0.1)
+
+
+async def test_public_data_may_go_to_the_second_endpoint_with_pii_redacted() -> None:
+    """Policy routes public data to the second endpoint: it gets the prompt, redacted; audit says so."""
+    pipeline, local, cloud, audit = _routed([PUBLIC_HIT], "routing:\n  public: [secondary, local]")
+    reply = await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "founded?"))
+    assert "cloud answer [1]" == reply.text
+    assert [] == local.prompts
+    sent = "\n".join(m.content for m in cloud.prompts[0])
+    assert "alice@example.co.jp" not in sent
+    assert "[EMAIL]" in sent
+    assert "secondary" == audit.entries[0].endpoint
+
+
+async def test_anything_above_public_never_reaches_the_second_endpoint() -> None:
+    """One internal chunk among public ones keeps the whole request local, whatever the routing says."""
+    internal = SearchHit(1, 1, "handbook/expenses.md", "Expenses", "25th", ("group:all-staff",), 1, 0.05)
+    pipeline, local, cloud, audit = _routed([internal, PUBLIC_HIT], "routing:\n  public: [secondary, local]")
+    policy = pipeline._policy.current()
+    policy.routing["internal"] = ("secondary",)  # a configuration mistake the loader would refuse
+    await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "expenses?"))
+    assert [] == cloud.prompts
+    assert 1 == len(local.prompts)
+    assert "local" == audit.entries[0].endpoint

@@ -33,7 +33,7 @@ from bot.adapters.slack.translate import (
 from bot.audit.store import AuditStore
 from bot.core.admin import AdminCommand, AdminService
 from bot.core.pipeline import Pipeline
-from bot.core.types import Turn
+from bot.core.types import Decided, Turn
 from bot.errors import Language, user_message
 from bot.ledger import EventLedger
 from bot.settings import SlackSettings
@@ -92,9 +92,13 @@ def build_app(settings: SlackSettings, client: AsyncWebClient, services: SlackSe
                 event, bot_user_id, event_id=event_id, locale=profile.locale if profile else None, history=history
             )
             language = inbound.locale or language
-            await writer.start(inbound)
             async for item in services.pipeline.handle(inbound):
-                await writer.write(item)
+                if isinstance(item, Decided):
+                    if item.decision.visibility == "direct" and inbound.channel_id is not None:
+                        writer.private_to(inbound.user)
+                    await writer.start(inbound)
+                else:
+                    await writer.write(item)
         except SQLAlchemyError:
             _log.exception("database unavailable while answering event_id=%s", event_id)
             await writer.fail(user_message("database_unavailable", language))

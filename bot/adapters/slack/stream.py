@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.render import answer_messages, placeholder
+from bot.core.sanitize import sanitize_answer
 from bot.core.types import Completed, InboundMessage, PipelineEvent, Reply, TextDelta
 from bot.errors import Language
 from llm import detect_language
@@ -43,10 +44,18 @@ class ThreadWriter:
         self._text = ""
         self._sent = 0
         self._last = 0.0
+        self._private: str | None = None
+
+    def private_to(self, user_id: str) -> None:
+        """Policy wants this channel answer seen by the asker alone: one ephemeral message at the end."""
+        self._private = user_id
+        self._native = False
 
     async def start(self, message: InboundMessage) -> None:
         """Show that Kura is working, as soon as possible."""
         language: Language = message.locale or detect_language(message.text)
+        if self._private is not None:
+            return  # an ephemeral message cannot be edited: nothing to show until the answer is ready
         if self._native:
             try:
                 kwargs: dict[str, Any] = {}
@@ -70,6 +79,8 @@ class ThreadWriter:
         """Render one pipeline event; returns the reply when the pipeline completed."""
         if isinstance(event, TextDelta):
             self._text += event.text
+            if self._private is not None:
+                return None
             if time.monotonic() - self._last >= self._interval:
                 await self._flush()
         elif isinstance(event, Completed):
@@ -87,11 +98,18 @@ class ThreadWriter:
                 await self._client.chat_appendStream(channel=self._channel, ts=self._ts, markdown_text=delta)
                 self._sent = len(self._text)
         else:
-            await self._client.chat_update(channel=self._channel, ts=self._ts, text=self._text[:3000] + _CURSOR)
+            partial = sanitize_answer(self._text)[:3000]  # the final text is sanitised by the core
+            await self._client.chat_update(channel=self._channel, ts=self._ts, text=partial + _CURSOR)
 
     async def finish(self, reply: Reply) -> None:
         """The final message(s): the whole text within Slack's limits, sources, feedback buttons."""
         messages = answer_messages(reply)
+        if self._private is not None:
+            for text, blocks in messages:
+                await self._client.chat_postEphemeral(
+                    channel=self._channel, user=self._private, thread_ts=self._thread, text=text, blocks=blocks
+                )
+            return
         if self._streaming and self._ts is not None and reply.status == "answered" and len(messages) == 1:
             delta = reply.text[self._sent :] if reply.text.startswith(self._text[: self._sent]) else ""
             tail = [b for b in messages[0][1] if b.get("type") != "section"]
@@ -119,7 +137,11 @@ class ThreadWriter:
 
     async def fail(self, text: str) -> None:
         """Replace the placeholder (or post) with a short failure line."""
-        if self._streaming and self._ts is not None:
+        if self._private is not None:
+            await self._client.chat_postEphemeral(
+                channel=self._channel, user=self._private, thread_ts=self._thread, text=text
+            )
+        elif self._streaming and self._ts is not None:
             await self._client.chat_stopStream(channel=self._channel, ts=self._ts, markdown_text=text)
         elif self._ts is not None:
             await self._client.chat_update(channel=self._channel, ts=self._ts, text=text, blocks=[])

@@ -1,0 +1,210 @@
+"""Signed checkpoints of the audit chain's head, for the operator to keep outside the database.
+
+A checkpoint says "record N had hash H at time T", signed with HMAC-SHA256. The chain alone
+cannot show that someone with write access rewrote it from some record on and recomputed every
+hash; a checkpoint kept elsewhere can: record N no longer has hash H.
+
+    checkpoint seq=N hash=H at=ISO signature=hmac-sha256:HEX key_id=K
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.audit.chain import GENESIS
+from bot.audit.store import AuditStore
+from bot.errors import ConfigurationError, InputError
+
+__all__ = [
+    "ChainHead",
+    "Checkpoint",
+    "CheckpointCheck",
+    "format_line",
+    "key_id",
+    "load_key",
+    "parse",
+    "read_head",
+    "sign",
+    "to_json",
+    "verify_checkpoint",
+    "verify_signature",
+]
+
+_SCHEME = "hmac-sha256:"
+# Domain separation: this key signs nothing else, but a tag costs nothing.
+_DOMAIN = "kura-audit-checkpoint-v1"
+_KEYS = ("seq", "hash", "at", "signature", "key_id")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest record's seq and hash, and how many records there are (seq 0: empty log)."""
+
+    seq: int
+    hash: str
+    records: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed head. ``at`` is kept as the exact text that was signed."""
+
+    seq: int
+    hash: str
+    at: str
+    signature: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """The outcome of re-checking a checkpoint; ``problem`` says why it failed."""
+
+    ok: bool
+    problem: str = ""
+    records: int = 0
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key (same scheme as the audit text key)."""
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def load_key(path: Path, *, create: bool) -> bytes:
+    """The checkpoint key; with ``create``, a new random 32-byte key (mode 0600) if there is none.
+
+    Raises:
+        ConfigurationError: no key file (and not ``create``), unreadable, or shorter than 32 bytes.
+    """
+    try:
+        if create and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(os.urandom(32))
+        key = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: no checkpoint key (KURA_AUDIT_CHECKPOINT_KEY_FILE)") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the checkpoint key: {exc.strerror}") from exc
+    if len(key) < 32:
+        raise ConfigurationError(f"{path}: the checkpoint key must be at least 32 bytes")
+    return key
+
+
+def _mac(key: bytes, seq: int, hash_: str, at: str) -> str:
+    message = f"{_DOMAIN}\nseq={seq}\nhash={hash_}\nat={at}".encode()
+    return _SCHEME + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def sign(head: ChainHead, key: bytes, at: datetime | None = None) -> Checkpoint:
+    """Sign ``head`` as of ``at`` (now by default), in UTC to the second."""
+    when = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat()
+    return Checkpoint(head.seq, head.hash, when, _mac(key, head.seq, head.hash, when), key_id(key))
+
+
+def verify_signature(checkpoint: Checkpoint, key: bytes) -> str:
+    """Empty when ``checkpoint`` was signed with ``key`` and not altered; else the reason."""
+    if checkpoint.key_id != key_id(key):
+        return f"signed with key {checkpoint.key_id}, not with the configured checkpoint key {key_id(key)}"
+    if not hmac.compare_digest(checkpoint.signature, _mac(key, checkpoint.seq, checkpoint.hash, checkpoint.at)):
+        return "the signature does not match: the checkpoint was altered"
+    return ""
+
+
+def format_line(checkpoint: Checkpoint) -> str:
+    """The one line an operator keeps."""
+    c = checkpoint
+    return f"checkpoint seq={c.seq} hash={c.hash} at={c.at} signature={c.signature} key_id={c.key_id}"
+
+
+def to_json(checkpoint: Checkpoint, records: int | None = None) -> dict[str, object]:
+    """The checkpoint as a JSON object (``records`` is informational, not signed)."""
+    body: dict[str, object] = {
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "at": checkpoint.at,
+        "signature": checkpoint.signature,
+        "key_id": checkpoint.key_id,
+    }
+    if records is not None:
+        body["records"] = records
+    return body
+
+
+def parse(text: str) -> Checkpoint:
+    """A checkpoint from its line (:func:`format_line`) or its JSON (:func:`to_json`).
+
+    Raises:
+        InputError: ``text`` is not a well-formed checkpoint.
+    """
+    text = text.strip()
+    fields: dict[str, object]
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError:
+            raise InputError("not a checkpoint: invalid JSON") from None
+        if not isinstance(loaded, dict):
+            raise InputError("not a checkpoint: expected a JSON object")
+        fields = {k: v for k, v in loaded.items() if k in _KEYS}
+    else:
+        words = text.split()
+        if not words or words[0] != "checkpoint":
+            raise InputError("not a checkpoint: expected a line starting with 'checkpoint'")
+        fields = {}
+        for word in words[1:]:
+            name, sep, value = word.partition("=")
+            if not sep or name not in _KEYS or name in fields:
+                raise InputError(f"not a checkpoint: unexpected {word[:40]!r}")
+            fields[name] = value
+    missing = [k for k in _KEYS if k not in fields]
+    if missing:
+        raise InputError(f"not a checkpoint: missing {', '.join(missing)}")
+    seq, hash_, at, signature, kid = (fields[k] for k in _KEYS)
+    if isinstance(seq, str) and seq.isdecimal():
+        seq = int(seq)
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise InputError("not a checkpoint: seq must be a whole number")
+    if not isinstance(hash_, str) or not _HEX64.fullmatch(hash_):
+        raise InputError("not a checkpoint: hash must be 64 hex digits")
+    if not isinstance(signature, str) or not signature.startswith(_SCHEME):
+        raise InputError(f"not a checkpoint: signature must start with {_SCHEME}")
+    if not isinstance(at, str) or not isinstance(kid, str):
+        raise InputError("not a checkpoint: at and key_id must be text")
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
+        raise InputError(f"not a checkpoint: at {at[:40]!r} is not an ISO datetime") from None
+    return Checkpoint(seq, hash_, at, signature, kid)
+
+
+async def read_head(store: AuditStore) -> ChainHead:
+    """The chain's current head."""
+    seq, hash_, records = await store.head()
+    return ChainHead(seq, hash_, records)
+
+
+async def verify_checkpoint(store: AuditStore, checkpoint: Checkpoint, key: bytes) -> CheckpointCheck:
+    """A checkpoint holds when its signature is valid, its record still has its hash, and the whole
+    chain verifies."""
+    problem = verify_signature(checkpoint, key)
+    if problem:
+        return CheckpointCheck(False, problem)
+    stored = GENESIS if checkpoint.seq == 0 else await store.hash_at(checkpoint.seq)
+    if stored is None:
+        return CheckpointCheck(False, f"record {checkpoint.seq} is missing")
+    if stored != checkpoint.hash:
+        return CheckpointCheck(False, f"record {checkpoint.seq} no longer has the checkpointed hash")
+    result = await store.verify()
+    if not result.ok:
+        return CheckpointCheck(False, f"chain broken at record {result.first_bad}: {result.problem}", result.records)
+    return CheckpointCheck(True, "", result.records)

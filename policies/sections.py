@@ -1,0 +1,163 @@
+"""The optional sections of a policy file (channels, topics, rate limits, routing): their file
+shape and their checks, each problem with ``file:line``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.model import ChannelRules, Classification, RateLimit, RoleRule, TopicRule, Visibility
+
+__all__ = [
+    "ENDPOINTS",
+    "ChannelsFile",
+    "Checker",
+    "RateLimitFile",
+    "TopicFile",
+    "channels_of",
+    "rate_limits_of",
+    "routing_of",
+    "topics_of",
+]
+
+#: Model endpoints a policy may route to: the local model, and an optional second
+#: OpenAI-compatible endpoint (a cloud model or a bigger on-prem one).
+ENDPOINTS = ("local", "secondary")
+_PRINCIPAL = re.compile(r"^(public|(user|group|role):[^\s,]+)$")
+
+
+class ChannelsFile(BaseModel):
+    """``channels:``."""
+
+    model_config = ConfigDict(extra="forbid")
+    direct_messages: bool = True
+    allow: list[str] = []
+    deny: list[str] = []
+    visibility: str = "channel"
+
+
+class TopicFile(BaseModel):
+    """One entry of ``topics:``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    allow: list[str]
+    keywords: list[str] = []
+    examples: list[str] = []
+    threshold: float = Field(default=0.9, gt=0, le=1)
+    message: dict[str, str] = {}
+
+
+class RateLimitFile(BaseModel):
+    """One entry of ``rate_limits:``."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+
+
+@dataclass
+class Checker:
+    """Collects problems with the line of the path they concern."""
+
+    source: str
+    line_of: Callable[[tuple[str | int, ...]], int]
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, path: tuple[str | int, ...], message: str) -> None:
+        """Record an error at ``path``."""
+        self.errors.append(f"{self.source}:{self.line_of(path)}: {message}")
+
+    def warn(self, path: tuple[str | int, ...], message: str) -> None:
+        """Record a warning at ``path``."""
+        self.warnings.append(f"{self.source}:{self.line_of(path)}: {message}")
+
+
+def channels_of(raw: ChannelsFile | None, check: Checker) -> ChannelRules:
+    """The channel rules; overlapping allow/deny entries are errors (which one wins would be a guess)."""
+    if raw is None:
+        return ChannelRules()
+    if raw.visibility not in ("channel", "direct"):
+        check.error(("channels", "visibility"), f"visibility must be 'channel' or 'direct', not {raw.visibility!r}")
+    both = sorted(set(raw.allow) & set(raw.deny))
+    if both:
+        check.error(("channels", "deny"), f"channel(s) {', '.join(both)} are both allowed and denied")
+    visibility: Visibility = "direct" if raw.visibility == "direct" else "channel"
+    return ChannelRules(
+        raw.direct_messages, frozenset(raw.allow), frozenset(raw.deny), visibility, check.line_of(("channels",))
+    )
+
+
+def topics_of(raw: list[TopicFile], check: Checker) -> tuple[TopicRule, ...]:
+    """Topic rules; bad principals are errors, keywords shared by two topics are warnings."""
+    rules: list[TopicRule] = []
+    owner: dict[str, str] = {}
+    for i, topic in enumerate(raw):
+        for j, principal in enumerate(topic.allow):
+            if not _PRINCIPAL.match(principal):
+                check.error(("topics", i, "allow", j), f"topic {topic.name!r}: invalid principal {principal!r}")
+        if not topic.keywords and not topic.examples:
+            check.warn(("topics", i), f"topic {topic.name!r} has no keywords or examples: it never matches")
+        for j, keyword in enumerate(topic.keywords):
+            key = keyword.casefold()
+            if key in owner and owner[key] != topic.name:
+                check.warn(
+                    ("topics", i, "keywords", j),
+                    f"keyword {keyword!r} is in topics {owner[key]!r} and {topic.name!r}: they overlap",
+                )
+            owner.setdefault(key, topic.name)
+        default_ja = "この話題については、許可された人だけが質問できます。"
+        default_en = "Questions on this topic are restricted."
+        rules.append(
+            TopicRule(
+                name=topic.name,
+                allow=frozenset(topic.allow),
+                keywords=tuple(k.casefold() for k in topic.keywords),
+                examples=tuple(topic.examples),
+                threshold=topic.threshold,
+                message_ja=topic.message.get("ja", default_ja),
+                message_en=topic.message.get("en", default_en),
+                line=check.line_of(("topics", i)),
+            )
+        )
+    return tuple(rules)
+
+
+def rate_limits_of(raw: list[RateLimitFile], roles: dict[str, RoleRule], check: Checker) -> tuple[RateLimit, ...]:
+    """Rate limits by role; an unknown role is an error, a role listed twice a warning."""
+    seen: set[str] = set()
+    limits: list[RateLimit] = []
+    for i, limit in enumerate(raw):
+        if limit.role not in roles:
+            check.error(("rate_limits", i, "role"), f"rate limit for unknown role {limit.role!r}")
+        if limit.role in seen:
+            check.warn(("rate_limits", i), f"role {limit.role!r} has two rate limits: the more generous applies")
+        seen.add(limit.role)
+        limits.append(
+            RateLimit(limit.role, limit.requests_per_minute, limit.tokens_per_day, check.line_of(("rate_limits", i)))
+        )
+    return tuple(limits)
+
+
+def routing_of(raw: dict[str, list[str]], check: Checker) -> dict[str, tuple[str, ...]]:
+    """Classification -> endpoints. Only ``public`` data may go anywhere but ``local``."""
+    routing: dict[str, tuple[str, ...]] = {}
+    for label, endpoints in raw.items():
+        try:
+            level = Classification.parse(label)
+        except ValueError:
+            check.error(("routing", label), f"unknown classification {label!r}")
+            continue
+        for j, endpoint in enumerate(endpoints):
+            if endpoint not in ENDPOINTS:
+                check.error(("routing", label, j), f"unknown endpoint {endpoint!r} (one of {', '.join(ENDPOINTS)})")
+        if level > Classification.PUBLIC and any(e != "local" for e in endpoints):
+            check.error(("routing", label), f"{label} data may only be routed to the local model")
+        routing[level.label] = tuple(e for e in endpoints if e in ENDPOINTS)
+    return routing

@@ -1,0 +1,400 @@
+"""Audit export (JSONL/CSV, streamed) and signed checkpoints of the chain head, on the real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+import tracemalloc
+from contextlib import aclosing
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.audit import AuditEntry, AuditStore, TextCipher
+from bot.audit.chain import GENESIS, record_hash
+from bot.audit.checkpoint import (
+    ChainHead,
+    format_line,
+    load_key,
+    parse,
+    read_head,
+    sign,
+    to_json,
+    verify_checkpoint,
+    verify_signature,
+)
+from bot.audit.export import FIELDS, TEXT_FIELDS, export_rows, open_output, parse_when, write_csv, write_jsonl
+from bot.db import Database
+from bot.errors import ConfigurationError, InputError
+
+pytestmark = pytest.mark.db
+
+# Fields covered by the chain hash (everything exported but the chain's own bookkeeping).
+_HASHED = [f for f in FIELDS if f not in ("key_id", "prev_hash", "hash")]
+
+
+def _entry(i: int) -> AuditEntry:
+    return AuditEntry(
+        platform="slack",
+        user_ref="U123",
+        user_email="alice@example.co.jp",
+        action="ask",
+        allowed=i % 2 == 0,
+        reason_code="allowed" if i % 2 == 0 else "no_role",
+        status="answered" if i % 2 == 0 else "refused",
+        question=f'経費精算の締め日は？ "quoted", comma #{i}',
+        answer=f"毎月25日です。[1]\n二行目 #{i}",
+        latency_ms=1200 + i,
+        channel_id="C-ALL" if i % 2 == 0 else None,
+        thread_id="1700000000.000100",
+        rules=["role:employee allows ask", f"rule {i}"],
+        retrieved=[
+            {
+                "chunk_id": i,
+                "document_id": 10 + i,
+                "source": "handbook/経費精算.md",
+                "acl": ["group:all-staff"],
+                "classification": "internal",
+                "score": 0.8123,
+            }
+        ],
+        model="test-model",
+        prompt_version="answer-v1",
+        policy_version="abc",
+        first_token_ms=300 if i % 2 == 0 else None,
+    )
+
+
+@pytest.fixture
+def audit(db: Database, tmp_path: Path) -> AuditStore:
+    """An audit store with a fresh key."""
+    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
+
+
+async def _raw(db: Database, sql: str) -> None:
+    """Run SQL as a DBA would, with triggers off (session_replication_role = replica)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text(sql))
+
+
+async def _jsonl(audit: AuditStore, **options: object) -> list[dict[str, object]]:
+    out = io.StringIO()
+    async with aclosing(export_rows(audit, **options)) as rows:  # type: ignore[arg-type]
+        await write_jsonl(rows, out)
+    assert out.getvalue().endswith("\n") or out.getvalue() == ""
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+async def test_jsonl_round_trips_every_field(db: Database, audit: AuditStore) -> None:
+    """Each line holds every field, in order, with the stored values; each row re-hashes to its hash."""
+    ids = [await audit.append(_entry(i)) for i in range(3)]
+    rows = await _jsonl(audit)
+    assert [1, 2, 3] == [r["seq"] for r in rows]
+    assert ids == [r["id"] for r in rows]
+    assert [list(FIELDS)] * 3 == [list(r) for r in rows]
+    first, second = rows[0], rows[1]
+    assert datetime.fromisoformat(str(first["created_at"])).utcoffset() == timedelta(0)
+    assert str(first["created_at"]).endswith("+00:00")
+    assert (True, False) == (first["allowed"], second["allowed"])
+    assert ("C-ALL", None) == (first["channel_id"], second["channel_id"])
+    assert (300, None) == (first["first_token_ms"], second["first_token_ms"])
+    assert ["role:employee allows ask", "rule 0"] == first["rules"]
+    assert [
+        {
+            "chunk_id": 0,
+            "document_id": 10,
+            "source": "handbook/経費精算.md",
+            "acl": ["group:all-staff"],
+            "classification": "internal",
+            "score": 0.8123,
+        }
+    ] == first["retrieved"]
+    assert GENESIS == first["prev_hash"]
+    assert [r["hash"] for r in rows[:-1]] == [r["prev_hash"] for r in rows[1:]]
+    for row in rows:
+        assert row["hash"] == record_hash({f: row[f] for f in _HASHED}, str(row["prev_hash"]))
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT key_id, answer_sha256 FROM audit_records WHERE seq = 1"))).one()
+    assert (stored.key_id, stored.answer_sha256) == (first["key_id"], first["answer_sha256"])
+
+
+async def test_csv_has_one_header_and_json_cells(audit: AuditStore) -> None:
+    """CSV: the header is FIELDS; lists as JSON, booleans true/false, null empty; values survive."""
+    for i in range(2):
+        await audit.append(_entry(i))
+    jsonl = await _jsonl(audit)
+    out = io.StringIO(newline="")
+    async with aclosing(export_rows(audit)) as rows:
+        assert 2 == await write_csv(rows, out)
+    reader = csv.reader(io.StringIO(out.getvalue(), newline=""))
+    header, *lines = list(reader)
+    assert list(FIELDS) == header
+    assert 2 == len(lines)
+    cells = [dict(zip(header, line, strict=True)) for line in lines]
+    assert ("true", "false") == (cells[0]["allowed"], cells[1]["allowed"])
+    assert "" == cells[1]["channel_id"]
+    assert "" == cells[1]["first_token_ms"]
+    for cell, row in zip(cells, jsonl, strict=True):
+        assert row["rules"] == json.loads(cell["rules"])
+        assert row["retrieved"] == json.loads(cell["retrieved"])
+        assert str(row["seq"]) == cell["seq"]
+        assert row["hash"] == cell["hash"]
+        assert row["created_at"] == cell["created_at"]
+    assert "handbook/経費精算.md" in out.getvalue()  # UTF-8 as is, not \\u escapes
+
+
+async def test_since_and_until_filter_on_created_at(db: Database, audit: AuditStore) -> None:
+    """``since`` is inclusive, ``until`` exclusive; naive times are UTC; offsets are honoured."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    for seq, when in ((1, "2025-01-01 00:00:00+00"), (2, "2025-06-01 00:00:00+00"), (3, "2026-01-01 00:00:00+00")):
+        await _raw(db, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
+
+    async def seqs(**options: object) -> list[object]:
+        return [r["seq"] for r in await _jsonl(audit, **options)]
+
+    assert [2, 3] == await seqs(since=parse_when("2025-06-01", "--since"))
+    assert [1, 2] == await seqs(until=parse_when("2026-01-01", "--until"))
+    assert [2] == await seqs(since=parse_when("2025-02-01T00:00:00", "--since"), until=parse_when("2025-12-31", "--u"))
+    # 09:00 in Tokyo on 2025-06-01 is midnight UTC: record 2 is included.
+    assert [2, 3] == await seqs(since=parse_when("2025-06-01T09:00:00+09:00", "--since"))
+    assert [3] == await seqs(since=parse_when("2025-06-01T09:00:01+09:00", "--since"))
+    assert [] == await seqs(since=parse_when("2030-01-01", "--since"))
+
+
+def test_parse_when_accepts_iso_and_rejects_the_rest() -> None:
+    """Dates and datetimes; a missing offset means UTC; anything else is an InputError."""
+    assert datetime(2026, 1, 31, tzinfo=UTC) == parse_when("2026-01-31", "--since")
+    assert datetime(2026, 1, 31, 9, 30, tzinfo=UTC) == parse_when("2026-01-31T09:30:00Z", "--since")
+    jst = timezone(timedelta(hours=9))
+    assert datetime(2026, 1, 31, 9, tzinfo=jst) == parse_when("2026-01-31T09:00+09:00", "--since")
+    for bad in ("yesterday", "2026-13-01", "", "31/01/2026"):
+        with pytest.raises(InputError, match=r"--since .*: not an ISO date"):
+            parse_when(bad, "--since")
+
+
+async def test_text_is_exported_only_when_asked_and_decrypted(audit: AuditStore) -> None:
+    """No question/answer without include_text; with it, the original text in both formats."""
+    for i in range(2):
+        await audit.append(_entry(i))
+    plain = await _jsonl(audit)
+    assert all(not set(TEXT_FIELDS) & set(r) for r in plain)
+    assert "経費精算の締め日は" not in json.dumps(plain, ensure_ascii=False)
+
+    with_text = await _jsonl(audit, include_text=True)
+    assert [*FIELDS, *TEXT_FIELDS] == list(with_text[0])
+    assert [_entry(i).question for i in range(2)] == [r["question"] for r in with_text]
+    assert [_entry(i).answer for i in range(2)] == [r["answer"] for r in with_text]
+
+    out = io.StringIO(newline="")
+    async with aclosing(export_rows(audit, include_text=True)) as rows:
+        await write_csv(rows, out, [*FIELDS, *TEXT_FIELDS])
+    cells = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert [_entry(i).answer for i in range(2)] == [c["answer"] for c in cells]  # newline inside a cell
+
+
+async def test_text_under_another_key_is_a_configuration_error(db: Database, audit: AuditStore, tmp_path: Path) -> None:
+    """A record encrypted under a key other than the configured one stops the export with a reason."""
+    await audit.append(_entry(0))
+    other = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "other.key"))
+    with pytest.raises(ConfigurationError, match="record 1: its text does not decrypt"):
+        await _jsonl(other, include_text=True)
+    assert 1 == len(await _jsonl(other))  # without text the key does not matter
+
+
+class _Sink(io.StringIO):
+    """Counts what is written and keeps none of it, so only the export's own memory is measured."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, s: str) -> int:
+        self.chars += len(s)
+        return len(s)
+
+
+async def test_export_of_3000_records_streams_in_constant_memory(db: Database, audit: AuditStore) -> None:
+    """3,000 records through a 100-row cursor: all of them, in order, with a small memory peak.
+
+    Measured on the development machine: about 0.9 MB streaming 100 rows at a time, 13.6 MB when
+    all 3,000 records are fetched at once; the bound sits between them, far from both.
+    """
+    async with db.sessions.begin() as session:
+        for i in range(3000):
+            await audit.append(_entry(i), session=session)
+    out = io.StringIO()
+    async with aclosing(export_rows(audit, include_text=True, batch=100)) as rows:
+        assert 3000 == await write_jsonl(rows, out)
+    assert list(range(1, 3001)) == [json.loads(line)["seq"] for line in out.getvalue().splitlines()]
+
+    sink = _Sink()
+    tracemalloc.start()
+    try:
+        async with aclosing(export_rows(audit, include_text=True, batch=100)) as rows:
+            await write_jsonl(rows, sink)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(out.getvalue()) == sink.chars
+    assert peak < 5 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_stopping_early_releases_the_cursor(audit: AuditStore) -> None:
+    """Closing the generator after one row closes the cursor; the store keeps working."""
+    for i in range(5):
+        await audit.append(_entry(i))
+    async with aclosing(export_rows(audit, batch=2)) as rows:
+        async for row in rows:
+            assert 1 == row["seq"]
+            break
+    assert (True, 5) == ((r := await audit.verify()).ok, r.records)
+
+
+def test_output_file_is_private_and_written_whole(tmp_path: Path) -> None:
+    """A file appears only complete (mode 0600); a failure leaves neither it nor its .part."""
+    target = tmp_path / "audit.jsonl"
+    with open_output(target) as out:
+        out.write("{}\n")
+        assert not target.exists()
+    assert "{}\n" == target.read_text(encoding="utf-8")
+    assert 0o600 == stat.S_IMODE(target.stat().st_mode)
+
+    def fail_halfway(path: Path) -> None:
+        with open_output(path) as out:
+            out.write("half")
+            raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError):
+        fail_halfway(tmp_path / "failed.jsonl")
+    assert [] == sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("failed"))
+    with pytest.raises(InputError, match="cannot write"):
+        open_output(tmp_path / "missing" / "x.csv").__enter__()
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> bytes:
+    """A new checkpoint key, created as the command creates it."""
+    return load_key(tmp_path / "keys" / "checkpoint.key", create=True)
+
+
+def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
+    """32 random bytes, mode 0600, the same key on the next load; missing or short keys are refused."""
+    path = tmp_path / "keys" / "checkpoint.key"
+    with pytest.raises(ConfigurationError, match="no checkpoint key"):
+        load_key(path, create=False)
+    first = load_key(path, create=True)
+    assert 32 == len(first)
+    assert 0o600 == stat.S_IMODE(path.stat().st_mode)
+    assert first == load_key(path, create=False)
+    short = tmp_path / "short.key"
+    short.write_bytes(b"x" * 16)
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        load_key(short, create=False)
+
+
+def test_line_and_json_round_trip(key: bytes) -> None:
+    """format_line and to_json both parse back to the same checkpoint, which verifies."""
+    signed = sign(ChainHead(7, "a" * 64, 7), key, datetime(2026, 1, 31, 9, 0, 0, 123, tzinfo=UTC))
+    line = format_line(signed)
+    assert line.startswith(f"checkpoint seq=7 hash={'a' * 64} at=2026-01-31T09:00:00+00:00 signature=hmac-sha256:")
+    assert line.endswith(f" key_id={signed.key_id}")
+    assert signed == parse(line)
+    assert signed == parse(json.dumps(to_json(signed, records=7)))
+    assert "" == verify_signature(parse(line), key)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "hello",
+        "checkpoint seq=1",
+        f"checkpoint seq=-1 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
+        "checkpoint seq=1 hash=xyz at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
+        f"checkpoint seq=1 hash={'a' * 64} at=soon signature=hmac-sha256:00 key_id=k",
+        f"checkpoint seq=1 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=md5:00 key_id=k",
+        f"checkpoint seq=1 seq=2 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
+        '{"seq": "1"}',
+        "[1, 2]",
+    ],
+)
+def test_malformed_checkpoints_are_input_errors(bad: str) -> None:
+    """Anything but a well-formed line or object is bad input (exit 2), not a failed check."""
+    with pytest.raises(InputError, match="not a checkpoint"):
+        parse(bad)
+
+
+async def test_checkpoint_verifies_until_tampered(db: Database, audit: AuditStore, key: bytes, tmp_path: Path) -> None:
+    """sign → ok; altered line → fails; more records → the old checkpoint still holds; a record
+    edited behind the trigger's back → fails."""
+    for i in range(4):
+        await audit.append(_entry(i))
+    head = await read_head(audit)
+    assert (4, 4) == (head.seq, head.records)
+    async with db.engine.connect() as conn:
+        assert head.hash == (await conn.execute(text("SELECT hash FROM audit_records WHERE seq = 4"))).scalar_one()
+    line = format_line(sign(head, key))
+    assert (True, 4) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
+
+    # The line altered: another signature, another seq, another key.
+    forged_sig = line[:-40] + ("0" if line[-40] != "0" else "1") + line[-39:]
+    for altered in (forged_sig, line.replace("seq=4", "seq=3")):
+        check = await verify_checkpoint(audit, parse(altered), key)
+        assert not check.ok
+        assert "signature does not match" in check.problem or "signed with key" in check.problem
+    other = load_key(tmp_path / "other.key", create=True)
+    assert "signed with key" in (await verify_checkpoint(audit, parse(line), other)).problem
+
+    # The head moves on; the old checkpoint's record still has its hash.
+    for i in range(4, 7):
+        await audit.append(_entry(i))
+    assert 7 == (await read_head(audit)).seq
+    assert (True, 7) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
+
+    # A DBA edits record 2: the chain check fails.
+    await _raw(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+    check = await verify_checkpoint(audit, parse(line), key)
+    assert not check.ok
+    assert "chain broken at record 2" in check.problem
+
+
+async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: AuditStore, key: bytes) -> None:
+    """Someone rewrites the chain from record 3 on and recomputes every hash: the chain verifies,
+    but record 3 no longer has the checkpointed hash."""
+    for i in range(4):
+        await audit.append(_entry(i))
+    line = format_line(sign(await read_head(audit), key))
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM audit_records WHERE seq >= 3 ORDER BY seq"))).mappings().all()
+    prev = rows[0]["prev_hash"]
+    for row in rows:
+        fields = {f: row[f] for f in _HASHED}
+        fields["created_at"] = row["created_at"].astimezone(UTC).isoformat()
+        fields["user_email"] = "mallory@example.co.jp"
+        new = record_hash(fields, prev)
+        await _raw(
+            db,
+            f"UPDATE audit_records SET user_email = 'mallory@example.co.jp', prev_hash = '{prev}', hash = '{new}' "
+            f"WHERE seq = {row['seq']}",
+        )
+        prev = new
+    assert (await audit.verify()).ok
+    check = await verify_checkpoint(audit, parse(line), key)
+    assert (False, "record 4 no longer has the checkpointed hash") == (check.ok, check.problem)
+    await _raw(db, "DELETE FROM audit_records WHERE seq = 4")
+    assert "record 4 is missing" == (await verify_checkpoint(audit, parse(line), key)).problem
+
+
+async def test_empty_log_checkpoint(audit: AuditStore, key: bytes) -> None:
+    """An empty log has head seq 0 at the genesis hash, and its checkpoint verifies."""
+    head = await read_head(audit)
+    assert ChainHead(0, GENESIS, 0) == head
+    assert (await verify_checkpoint(audit, parse(format_line(sign(head, key))), key)).ok

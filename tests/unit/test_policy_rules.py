@@ -1,0 +1,171 @@
+"""Channel, topic, rate-limit and routing rules: allowed and denied, with file:line checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.policy_source import ReloadingPolicy
+from policies import Classification, Member, Request, decide, load_policy_text
+from policies.guards import endpoints_for
+from policies.loader import check_policy_text
+from policies.model import Usage
+
+pytestmark = pytest.mark.unit
+
+BASE = """\
+version: 1
+roles:
+  employee:
+    actions: [ask]
+    clearance: internal
+  manager:
+    actions: [ask]
+    clearance: confidential
+groups:
+  all-staff:
+    roles: [employee]
+  managers:
+    roles: [manager]
+"""
+ALICE = Member("alice@example.co.jp", frozenset({"all-staff"}))
+CAROL = Member("carol@example.co.jp", frozenset({"all-staff", "hr"}))
+BOB = Member("bob@example.co.jp", frozenset({"all-staff", "managers"}))
+
+
+def _ask(policy_text: str, who: Member = ALICE, **kw: object) -> tuple[bool, str]:
+    policy = load_policy_text(BASE + policy_text, "p.yaml")
+    decision = decide(policy, Request("ask", who, **kw))  # type: ignore[arg-type]
+    return decision.allowed, decision.reason_code
+
+
+def test_direct_messages_can_be_turned_off() -> None:
+    """DMs off: a direct question is refused, a channel one is not."""
+    rules = "channels:\n  direct_messages: false\n"
+    assert (False, "direct_messages_off") == _ask(rules)
+    assert (True, "allowed") == _ask(rules, channel_id="C1", channel_members=(ALICE,))
+
+
+def test_channel_allow_and_deny_lists() -> None:
+    """Deny wins for listed channels; with an allow list, other channels are refused."""
+    assert (False, "channel_denied") == _ask("channels:\n  deny: [C1]\n", channel_id="C1", channel_members=(ALICE,))
+    allow = "channels:\n  allow: [C2]\n"
+    assert (False, "channel_not_allowed") == _ask(allow, channel_id="C1", channel_members=(ALICE,))
+    assert (True, "allowed") == _ask(allow, channel_id="C2", channel_members=(ALICE,))
+
+
+def test_ephemeral_channel_answers_use_the_askers_own_rights() -> None:
+    """visibility: direct makes a channel answer private, so the scope is the asker's alone."""
+    policy = load_policy_text(BASE + "channels:\n  visibility: direct\n", "p.yaml")
+    decision = decide(policy, Request("ask", BOB, "C1", (BOB, ALICE)))
+    assert decision.allowed
+    assert "direct" == decision.visibility
+    assert decision.scope is not None
+    assert 1 == len(decision.scope.principal_sets)
+    assert Classification.CONFIDENTIAL == decision.scope.clearance
+
+
+TOPIC = """\
+topics:
+  - name: compensation
+    allow: [group:hr]
+    keywords: [給与, salary]
+    examples: ["G3の給与はいくら？"]
+    threshold: 0.9
+    message:
+      ja: 給与の質問は人事部のみです。
+      en: Pay questions are for HR only.
+"""
+
+
+def test_topic_keyword_blocks_others_with_the_rules_own_message() -> None:
+    """A keyword hit from outside the allowed group is refused with the topic's message."""
+    policy = load_policy_text(BASE + TOPIC, "p.yaml")
+    denied = decide(policy, Request("ask", ALICE, text="G3の給与を教えて"))
+    assert (False, "topic_restricted") == (denied.allowed, denied.reason_code)
+    assert "給与の質問は人事部のみです。" == denied.message_ja
+    assert "Pay questions are for HR only." == denied.message_en
+    assert any("compensation" in r and "p.yaml:" in r for r in denied.rules)
+    assert decide(policy, Request("ask", CAROL, text="G3の給与を教えて")).allowed
+
+
+def test_topic_similarity_blocks_without_keywords() -> None:
+    """No keyword, but the question is close to an example: refused; below the threshold: allowed."""
+    policy = load_policy_text(BASE + TOPIC, "p.yaml")
+    close = Request("ask", ALICE, text="G3 pay?", topic_scores={"compensation": 0.93})
+    far = Request("ask", ALICE, text="G3 pay?", topic_scores={"compensation": 0.80})
+    assert "topic_restricted" == decide(policy, close).reason_code
+    assert decide(policy, far).allowed
+
+
+LIMITS = """\
+rate_limits:
+  - role: employee
+    requests_per_minute: 2
+    tokens_per_day: 1000
+  - role: manager
+    requests_per_minute: 10
+"""
+
+
+def test_rate_limits_per_role_most_generous_wins() -> None:
+    """An employee over 2/min is refused; a manager (also an employee) gets the manager's 10/min."""
+    assert (False, "rate_limited") == _ask(LIMITS, usage=Usage(requests_last_minute=2))
+    assert (True, "allowed") == _ask(LIMITS, usage=Usage(requests_last_minute=1))
+    assert (False, "rate_limited") == _ask(LIMITS, usage=Usage(tokens_today=1000))
+    assert (True, "allowed") == _ask(LIMITS, BOB, usage=Usage(requests_last_minute=5, tokens_today=10**6))
+
+
+def test_routing_above_public_to_the_second_endpoint_is_rejected_with_its_line() -> None:
+    """A policy sending internal data to the second endpoint does not load."""
+    text = BASE + "routing:\n  public: [secondary, local]\n  internal: [secondary]\n"
+    report = check_policy_text(text, "p.yaml")
+    assert report.policy is None
+    assert any(
+        e.startswith("p.yaml:") and "internal data may only be routed to the local model" in e for e in report.errors
+    )
+
+
+def test_endpoints_second_lock_ignores_a_bad_routing_table() -> None:
+    """Even a Policy built by hand with internal -> secondary keeps internal data local."""
+    policy = load_policy_text(BASE + "routing:\n  public: [secondary, local]\n", "p.yaml")
+    assert ("secondary", "local") == endpoints_for(policy, Classification.PUBLIC)
+    policy.routing["internal"] = ("secondary",)
+    assert ("local",) == endpoints_for(policy, Classification.INTERNAL)
+    assert ("local",) == endpoints_for(policy, Classification.SECRET)
+
+
+def test_check_reports_overlaps_unknown_roles_and_conflicting_channels() -> None:
+    """Overlapping topic keywords warn; a rate limit for an unknown role and a channel both allowed and
+    denied are errors, each with its line."""
+    text = BASE + (
+        "channels:\n  allow: [C1]\n  deny: [C1]\n"
+        "topics:\n  - name: a\n    allow: [group:hr]\n    keywords: [給与]\n"
+        "  - name: b\n    allow: [group:hr]\n    keywords: [給与]\n"
+        "rate_limits:\n  - role: wizard\n    requests_per_minute: 1\n"
+    )
+    report = check_policy_text(text, "p.yaml")
+    lines = text.splitlines()
+    assert any(
+        f"p.yaml:{lines.index('  deny: [C1]') + 1}:" in e and "both allowed and denied" in e for e in report.errors
+    )
+    assert any("unknown role 'wizard'" in e for e in report.errors)
+    assert any("overlap" in w for w in report.warnings)
+
+
+def test_reload_takes_a_good_file_and_keeps_the_old_policy_on_a_broken_one(tmp_path: Path) -> None:
+    """A valid edit takes effect; a broken edit leaves the previous policy in force (fail closed)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    source = ReloadingPolicy(path, load_policy_text(BASE, str(path)), interval_s=0)
+    first = source.current().version
+    path.write_text(BASE + "channels:\n  direct_messages: false\n", encoding="utf-8")
+    assert source.reload()
+    second = source.current()
+    assert first != second.version
+    assert not second.channels.direct_messages
+    path.write_text("version: [\n", encoding="utf-8")
+    assert not source.reload()
+    assert second.version == source.current().version
+    assert source.last_error is not None
