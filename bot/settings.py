@@ -157,7 +157,13 @@ class KuraSettings(BaseSettings):
     #: Hosts answers may link to (e.g. your intranet); links and images to any other host are removed.
     answer_link_hosts: list[str] = []
     audit_key_file: Path | None = None
+    #: Retired audit keys (``<key_id>.key``), kept to decrypt older records; unset: ``data_dir/keys/old``.
+    audit_old_keys_dir: Path | None = None
+    #: ``kura audit purge`` removes question and answer text older than this many days.
+    audit_text_retention_days: int = Field(default=90, ge=1)
     audit_checkpoint_key_file: Path | None = None
+    #: Redact personal data (emails, phones, cards, My Number, addresses) in exported audit text.
+    audit_export_redact: bool = False
     database: DatabaseSettings = DatabaseSettings()
     llm: LLMSettings = LLMSettings()
     secondary: SecondaryLLMSettings = SecondaryLLMSettings()

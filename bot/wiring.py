@@ -13,7 +13,7 @@ import openai
 
 import bot
 import policies
-from bot.audit import AuditStore, TextCipher
+from bot.audit import AuditStore, Keyring
 from bot.core.admin import AdminService
 from bot.core.pipeline import Pipeline, PipelineConfig
 from bot.core.ports import Directory, PolicySource
@@ -216,7 +216,7 @@ async def open_runtime(
             overlap_tokens=r.chunk_overlap_tokens,
             max_file_bytes=r.max_file_bytes,
         )
-        cipher = TextCipher.from_file(settings.audit_key_file or settings.data_dir / "keys" / "audit.key")
+        cipher = Keyring.from_settings(settings)
         audit = AuditStore(database.sessions, cipher)
         runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
         if with_model:

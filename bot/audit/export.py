@@ -20,13 +20,16 @@ from typing import TextIO
 from cryptography.exceptions import InvalidTag
 
 from bot.audit.models import AuditRecord
-from bot.audit.store import AuditStore
+from bot.audit.store import AuditStore, hashed_fields
 from bot.errors import ConfigurationError, InputError
+from bot.redaction import redact
 
 __all__ = [
     "FIELDS",
+    "OPTIONAL_HASHED",
     "TEXT_FIELDS",
     "export_rows",
+    "hash_input",
     "open_output",
     "parse_when",
     "to_row",
@@ -55,6 +58,8 @@ FIELDS: tuple[str, ...] = (
     "policy_version",
     "latency_ms",
     "first_token_ms",
+    "tokens",
+    "endpoint",
     "key_id",
     "question_sha256",
     "answer_sha256",
@@ -78,42 +83,36 @@ def parse_when(value: str, flag: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
-def to_row(store: AuditStore, record: AuditRecord, include_text: bool) -> dict[str, object]:
+#: Fields the chain covers only when set (records written before they existed lack them).
+OPTIONAL_HASHED: tuple[str, ...] = ("tokens", "endpoint")
+
+
+def hash_input(row: dict[str, object]) -> dict[str, object]:
+    """The fields of an exported row that its ``hash`` covers, for ``record_hash(hash_input(row),
+    row["prev_hash"])``: everything but key_id, prev_hash, hash and text, and the optional fields
+    only when they are set."""
+    skip = {"key_id", "prev_hash", "hash", *TEXT_FIELDS}
+    return {
+        name: row[name]
+        for name in FIELDS
+        if name not in skip and not (name in OPTIONAL_HASHED and row.get(name) is None)
+    }
+
+
+def to_row(store: AuditStore, record: AuditRecord, include_text: bool, redact_text: bool = False) -> dict[str, object]:
     """One record as an export row: :data:`FIELDS`, then :data:`TEXT_FIELDS` if asked for.
 
     Field values are as hashed (``retrieved`` as stored, ``created_at`` ISO 8601 in UTC), so a SIEM
     can recompute each row's hash with :func:`bot.audit.chain.record_hash`.
     """
-    row: dict[str, object] = {
-        "seq": record.seq,
-        "id": record.id,
-        "created_at": record.created_at.astimezone(UTC).isoformat(),
-        "platform": record.platform,
-        "channel_id": record.channel_id,
-        "thread_id": record.thread_id,
-        "user_ref": record.user_ref,
-        "user_email": record.user_email,
-        "action": record.action,
-        "allowed": record.allowed,
-        "reason_code": record.reason_code,
-        "rules": list(record.rules),
-        "retrieved": list(record.retrieved),
-        "status": record.status,
-        "model": record.model,
-        "prompt_version": record.prompt_version,
-        "policy_version": record.policy_version,
-        "latency_ms": record.latency_ms,
-        "first_token_ms": record.first_token_ms,
-        "key_id": record.key_id,
-        "question_sha256": record.question_sha256,
-        "answer_sha256": record.answer_sha256,
-        "prev_hash": record.prev_hash,
-        "hash": record.hash,
-    }
+    # The chain covers ``tokens`` and ``endpoint`` only when they are set (older records lack them).
+    base = hashed_fields(record) | {"key_id": record.key_id, "prev_hash": record.prev_hash, "hash": record.hash}
+    row: dict[str, object] = {name: base.get(name) for name in FIELDS}
     if include_text:
         try:
-            row["question"] = store.decrypt_question(record)
-            row["answer"] = store.decrypt_answer(record)
+            question, answer = store.decrypt_question(record), store.decrypt_answer(record)
+            row["question"] = redact(question) if redact_text and question else question
+            row["answer"] = redact(answer) if redact_text and answer else answer
         except InvalidTag:
             raise ConfigurationError(
                 f"audit record {record.seq}: its text does not decrypt with the configured audit key "
@@ -128,6 +127,7 @@ async def export_rows(
     since: datetime | None = None,
     until: datetime | None = None,
     include_text: bool = False,
+    redact_text: bool = False,
     batch: int = 1000,
 ) -> AsyncGenerator[dict[str, object], None]:
     """Rows oldest first with ``since <= created_at < until``, ``batch`` rows fetched at a time.
@@ -136,7 +136,7 @@ async def export_rows(
     """
     async with aclosing(store.stream(since, until, with_text=include_text, batch=batch)) as records:
         async for record in records:
-            yield to_row(store, record, include_text)
+            yield to_row(store, record, include_text, redact_text)
 
 
 async def write_jsonl(rows: AsyncIterable[dict[str, object]], out: TextIO) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, Large
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditBase", "AuditRecord", "Feedback", "HandledEvent"]
+__all__ = ["AuditBase", "AuditRecord", "Feedback", "HandledEvent", "LegalHold"]
 
 
 class AuditBase(DeclarativeBase):
@@ -72,3 +72,17 @@ class HandledEvent(AuditBase):
     platform: Mapped[str] = mapped_column(Text, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LegalHold(AuditBase):
+    """A legal hold on a user (``kind`` ``user``, value an email) or a channel (``channel``, its id):
+    while not released, ``kura audit purge`` keeps the text of their audit records. Ordinary rows."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

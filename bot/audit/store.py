@@ -14,9 +14,10 @@ from sqlalchemy.orm import defer
 
 from bot.audit.chain import GENESIS, record_hash, sha256_text
 from bot.audit.crypto import TextCipher
+from bot.audit.keyring import Keyring, MissingKeyError
 from bot.audit.models import AuditRecord, Feedback
 
-__all__ = ["AuditEntry", "AuditStore", "VerifyResult"]
+__all__ = ["AuditEntry", "AuditStore", "VerifyResult", "hashed_fields"]
 
 # pg_advisory_xact_lock key serialising appends across processes and replicas ("kura").
 _CHAIN_LOCK = 0x6B757261
@@ -60,7 +61,8 @@ class VerifyResult:
     problem: str = ""
 
 
-def _fields(r: AuditRecord) -> dict[str, object]:
+def hashed_fields(r: AuditRecord) -> dict[str, object]:
+    """Exactly what the chain hash covers for a record (besides the previous hash)."""
     fields: dict[str, object] = {
         "seq": r.seq,
         "id": r.id,
@@ -97,7 +99,7 @@ def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
         return f"expected record {expected_seq}, found {record.seq}"
     if record.prev_hash != prev:
         return "does not link to the previous record"
-    if record_hash(_fields(record), prev) != record.hash:
+    if record_hash(hashed_fields(record), prev) != record.hash:
         return "content does not match its hash"
     return ""
 
@@ -105,9 +107,10 @@ def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
 class AuditStore:
     """Appends hash-chained records; verifies the chain."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: TextCipher) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: TextCipher | Keyring) -> None:
         self._sessions = sessions
-        self._cipher = cipher
+        # A single key is a keyring without retired keys: every record is decrypted by its key id.
+        self._cipher = cipher if isinstance(cipher, Keyring) else Keyring(cipher)
 
     async def append(self, entry: AuditEntry, session: AsyncSession | None = None) -> str:
         """Write one record at the head of the chain and return its id.
@@ -158,7 +161,7 @@ class AuditStore:
             answer_sha256=sha256_text(entry.answer),
             prev_hash=prev,
         )
-        record.hash = record_hash(_fields(record), prev)
+        record.hash = record_hash(hashed_fields(record), prev)
         session.add(record)
         await session.flush()
         return record_id
@@ -226,13 +229,19 @@ class AuditStore:
         """The question text of a record, if its text is still held."""
         if record.question_enc is None:
             return None
-        return self._cipher.decrypt(record.question_enc, record.id)
+        return self._decrypt(record, record.question_enc)
 
     def decrypt_answer(self, record: AuditRecord) -> str | None:
         """The answer text of a record, if its text is still held."""
         if record.answer_enc is None:
             return None
-        return self._cipher.decrypt(record.answer_enc, record.id)
+        return self._decrypt(record, record.answer_enc)
+
+    def _decrypt(self, record: AuditRecord, blob: bytes) -> str:
+        try:
+            return self._cipher.decrypt(blob, record.id, record.key_id)
+        except MissingKeyError as exc:
+            raise MissingKeyError(f"audit record {record.seq}: {exc}") from None
 
     async def stream(
         self,

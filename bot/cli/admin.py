@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.audit import checkpoint, export
+from bot.audit import checkpoint, export, keyring, retention
+from bot.audit.models import LegalHold
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError, ModelUnavailable
 from bot.identity import FileDirectory
@@ -30,6 +31,11 @@ from policies.loader import check_policy_text
 __all__ = [
     "audit_checkpoint",
     "audit_export",
+    "audit_hold_add",
+    "audit_hold_list",
+    "audit_hold_release",
+    "audit_purge",
+    "audit_rotate_key",
     "audit_verify",
     "db_upgrade",
     "ingest",
@@ -209,7 +215,13 @@ async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
     try:
         with export.open_output(output) as out:
             async with open_runtime(settings) as rt:
-                rows = export.export_rows(rt.audit, since=since, until=until, include_text=args.include_text)
+                rows = export.export_rows(
+                    rt.audit,
+                    since=since,
+                    until=until,
+                    include_text=args.include_text,
+                    redact_text=args.redact or settings.audit_export_redact,
+                )
                 async with aclosing(rows):
                     if args.format == "csv":
                         count = await export.write_csv(rows, out, fields)
@@ -277,3 +289,84 @@ async def _checkpoint_verify(settings: KuraSettings, args: argparse.Namespace) -
     else:
         print(f"FAILED: checkpoint seq={signed.seq}: {check.problem}")
     return 0 if check.ok else 1
+
+
+async def audit_purge(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit purge [--older-than DAYS] [--dry-run]``: remove the question and answer text of
+    records past retention, except under legal hold; hashes stay, so the chain still verifies."""
+    days = settings.audit_text_retention_days if args.older_than is None else args.older_than
+    if days < 1:
+        raise InputError("--older-than must be at least 1 day")
+    async with open_runtime(settings) as rt:
+        result = await retention.purge_text(rt.database.sessions, days, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(asdict(result) | {"cutoff": result.cutoff.isoformat()}))
+    else:
+        verb = "would remove" if result.dry_run else "removed"
+        print(
+            f"{verb} the text of {result.purged} audit records created before {result.cutoff.isoformat()}; "
+            f"{result.held} kept under legal hold"
+        )
+    return 0
+
+
+async def audit_rotate_key(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit rotate-key``: retire the current audit text key into the old-keys folder and
+    create a new one. Old records still decrypt; running ``kura`` processes pick up the new key on
+    restart (until then they keep encrypting with the retired one, which stays readable)."""
+    done = keyring.rotate_key(keyring.current_key_file(settings), keyring.old_keys_dir(settings))
+    if args.json:
+        print(json.dumps({k: str(v) for k, v in asdict(done).items()}))
+    else:
+        print(f"retired key {done.old_key_id}: {done.old_key_file}")
+        print(f"new key {done.new_key_id}: {done.new_key_file} (restart running kura processes)")
+    return 0
+
+
+def _hold_json(hold: LegalHold) -> dict[str, object]:
+    return {
+        "id": hold.id,
+        "kind": hold.kind,
+        "value": hold.value,
+        "reason": hold.reason,
+        "created_at": hold.created_at.isoformat(),
+        "released_at": hold.released_at.isoformat() if hold.released_at else None,
+    }
+
+
+def _hold_line(hold: LegalHold) -> str:
+    released = f" released {hold.released_at.isoformat()}" if hold.released_at else ""
+    return f"{hold.id}\t{hold.kind} {hold.value}\tsince {hold.created_at.isoformat()}{released}\t{hold.reason}"
+
+
+async def audit_hold_add(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit hold add --user EMAIL|--channel ID --reason TEXT``."""
+    kind: retention.HoldKind = "user" if args.user is not None else "channel"
+    async with open_runtime(settings) as rt:
+        hold = await retention.add_hold(rt.database.sessions, kind, args.user or args.channel, args.reason)
+    print(
+        json.dumps(_hold_json(hold), ensure_ascii=False) if args.json else f"legal hold {hold.id}: {_hold_line(hold)}"
+    )
+    return 0
+
+
+async def audit_hold_release(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit hold release ID``."""
+    async with open_runtime(settings) as rt:
+        hold = await retention.release_hold(rt.database.sessions, args.id)
+    print(json.dumps(_hold_json(hold), ensure_ascii=False) if args.json else f"released: {_hold_line(hold)}")
+    return 0
+
+
+async def audit_hold_list(settings: KuraSettings, args: argparse.Namespace) -> int:
+    """``kura audit hold list [--all]``."""
+    async with open_runtime(settings) as rt:
+        holds = await retention.list_holds(rt.database.sessions, include_released=args.all)
+    if args.json:
+        print(json.dumps([_hold_json(h) for h in holds], ensure_ascii=False))
+    elif not holds:
+        print("no legal holds")
+    else:
+        for hold in holds:
+            print(_hold_line(hold))
+    return 0

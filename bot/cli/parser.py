@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--output", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
     export.add_argument("--include-text", action="store_true", help="add the decrypted question and answer")
+    export.add_argument(
+        "--redact",
+        action="store_true",
+        help="redact personal data in exported text (default: KURA_AUDIT_EXPORT_REDACT)",
+    )
     export.set_defaults(handler=admin.audit_export)
     checkpoint = audit.add_parser("checkpoint", help="sign the chain head, or re-check a signed checkpoint")
     checkpoint.add_argument("--json", action="store_true")
@@ -75,6 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--verify", metavar="LINE", help="re-check a checkpoint printed before (line or JSON)")
     again.add_argument("--verify-file", metavar="FILE", help="re-check the checkpoint kept in FILE")
     checkpoint.set_defaults(handler=admin.audit_checkpoint)
+    purge = audit.add_parser("purge", help="remove question/answer text past retention (hashes stay)")
+    purge.add_argument("--older-than", type=int, metavar="DAYS", help="default: KURA_AUDIT_TEXT_RETENTION_DAYS (90)")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be purged")
+    purge.add_argument("--json", action="store_true")
+    purge.set_defaults(handler=admin.audit_purge)
+    rotate = audit.add_parser("rotate-key", help="retire the audit text key and start a new one")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(handler=admin.audit_rotate_key)
+    hold = audit.add_parser("hold", help="legal holds: keep a user's or channel's text from purging").add_subparsers(
+        dest="hold_command", required=True, metavar="SUBCOMMAND"
+    )
+    hold_add = hold.add_parser("add", help="put a user or channel under legal hold")
+    whom = hold_add.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--user", metavar="EMAIL")
+    whom.add_argument("--channel", metavar="ID")
+    hold_add.add_argument("--reason", required=True, metavar="TEXT")
+    hold_add.add_argument("--json", action="store_true")
+    hold_add.set_defaults(handler=admin.audit_hold_add)
+    hold_release = hold.add_parser("release", help="release a legal hold (the row is kept)")
+    hold_release.add_argument("id", type=int)
+    hold_release.add_argument("--json", action="store_true")
+    hold_release.set_defaults(handler=admin.audit_hold_release)
+    hold_list = hold.add_parser("list", help="active legal holds")
+    hold_list.add_argument("--all", action="store_true", help="released holds too")
+    hold_list.add_argument("--json", action="store_true")
+    hold_list.set_defaults(handler=admin.audit_hold_list)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"

@@ -27,7 +27,17 @@ from bot.audit.checkpoint import (
     verify_checkpoint,
     verify_signature,
 )
-from bot.audit.export import FIELDS, TEXT_FIELDS, export_rows, open_output, parse_when, write_csv, write_jsonl
+from bot.audit.export import (
+    FIELDS,
+    OPTIONAL_HASHED,
+    TEXT_FIELDS,
+    export_rows,
+    hash_input,
+    open_output,
+    parse_when,
+    write_csv,
+    write_jsonl,
+)
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError
 
@@ -117,7 +127,7 @@ async def test_jsonl_round_trips_every_field(db: Database, audit: AuditStore) ->
     assert GENESIS == first["prev_hash"]
     assert [r["hash"] for r in rows[:-1]] == [r["prev_hash"] for r in rows[1:]]
     for row in rows:
-        assert row["hash"] == record_hash({f: row[f] for f in _HASHED}, str(row["prev_hash"]))
+        assert row["hash"] == record_hash(hash_input(row), str(row["prev_hash"]))
     async with db.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT key_id, answer_sha256 FROM audit_records WHERE seq = 1"))).one()
     assert (stored.key_id, stored.answer_sha256) == (first["key_id"], first["answer_sha256"])
@@ -376,7 +386,7 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: 
         rows = (await conn.execute(text("SELECT * FROM audit_records WHERE seq >= 3 ORDER BY seq"))).mappings().all()
     prev = rows[0]["prev_hash"]
     for row in rows:
-        fields = {f: row[f] for f in _HASHED}
+        fields = {f: row[f] for f in _HASHED if not (f in OPTIONAL_HASHED and row[f] is None)}
         fields["created_at"] = row["created_at"].astimezone(UTC).isoformat()
         fields["user_email"] = "mallory@example.co.jp"
         new = record_hash(fields, prev)
@@ -398,3 +408,17 @@ async def test_empty_log_checkpoint(audit: AuditStore, key: bytes) -> None:
     head = await read_head(audit)
     assert ChainHead(0, GENESIS, 0) == head
     assert (await verify_checkpoint(audit, parse(format_line(sign(head, key))), key)).ok
+
+
+async def test_exported_text_can_be_redacted(audit: AuditStore) -> None:
+    """With redaction on, personal data in questions and answers does not leave in the export."""
+    entry = _entry(0)
+    await audit.append(
+        AuditEntry(**{**entry.__dict__, "question": "私のメールは taro@example.co.jp、電話は 090-1234-5678 です"})
+    )
+    plain = await _jsonl(audit, include_text=True)
+    redacted = await _jsonl(audit, include_text=True, redact_text=True)
+    assert "taro@example.co.jp" in str(plain[0]["question"])
+    assert "taro@example.co.jp" not in str(redacted[0]["question"])
+    assert "090-1234-5678" not in str(redacted[0]["question"])
+    assert plain[0]["hash"] == redacted[0]["hash"]
