@@ -98,8 +98,9 @@ def _line(lines: dict[_Path, int], path: _Path) -> int:
     return lines.get(path, 1)
 
 
-def check_policy_text(text: str, source: str = "<policy>") -> PolicyReport:
-    """Validate policy YAML; never raises for bad content."""
+def check_policy_text(text: str, source: str = "<policy>", known_groups: frozenset[str] | None = None) -> PolicyReport:
+    """Validate policy YAML; never raises for bad content. With ``known_groups`` (the directory's),
+    groups the policy names that nobody is in are reported too."""
     errors: list[str] = []
     warnings: list[str] = []
     try:
@@ -178,6 +179,14 @@ def check_policy_text(text: str, source: str = "<policy>") -> PolicyReport:
     topics = topics_of(parsed.topics, check)
     rate_limits = rate_limits_of(parsed.rate_limits, roles, check)
     routing = routing_of(parsed.routing, check)
+    if known_groups is not None:
+        for name in groups:
+            if name not in known_groups:
+                check.warn(("groups", name), f"group {name!r} is not in the directory: its rules never apply")
+        for i, topic in enumerate(topics):
+            for principal in sorted(topic.allow):
+                if principal.startswith("group:") and principal[6:] not in known_groups:
+                    check.warn(("topics", i), f"topic {topic.name!r} allows unknown group {principal!r}")
     errors.extend(check.errors)
     warnings.extend(check.warnings)
     if errors:

@@ -113,7 +113,9 @@ async def policy_check(settings: KuraSettings, args: argparse.Namespace) -> int:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
-    report = check_policy_text(text, str(path))
+    directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
+    known = frozenset(g for user in directory.users() for g in user.groups)
+    report = check_policy_text(text, str(path), known)
     for line in report.errors:
         print(f"error: {line}")
     for line in report.warnings:

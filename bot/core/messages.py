@@ -27,6 +27,29 @@ _REFUSALS: dict[str, dict[Language, str]] = {
         "ja": "申し訳ありません。その操作には対応していません。",
         "en": "Sorry, Kura does not support that action.",
     },
+    "direct_messages_off": {
+        "ja": (
+            "申し訳ありません。Kura へのダイレクトメッセージは管理者により無効になっています。"
+            "チャンネルで質問してください。"
+        ),
+        "en": "Sorry, direct messages to Kura are turned off by your administrator. Please ask in a channel.",
+    },
+    "channel_denied": {
+        "ja": "申し訳ありません。このチャンネルでは Kura は回答しない設定になっています。",
+        "en": "Sorry, Kura is set not to answer in this channel.",
+    },
+    "channel_not_allowed": {
+        "ja": "申し訳ありません。このチャンネルは Kura の利用が許可されていません。",
+        "en": "Sorry, Kura is not enabled for this channel.",
+    },
+    "topic_restricted": {
+        "ja": "申し訳ありません。この話題についての質問は、許可された人だけが利用できます。",
+        "en": "Sorry, questions on this topic are restricted.",
+    },
+    "rate_limited": {
+        "ja": "申し訳ありません。短時間に多くの質問を受け付けたため、しばらく待ってから再度お試しください。",
+        "en": "Sorry, you have reached your question limit for now. Please wait a little and try again.",
+    },
     "policy_error": {
         "ja": "申し訳ありません。アクセス権を確認できなかったため、お答えできません。管理者にお問い合わせください。",
         "en": (

@@ -109,3 +109,30 @@ async def test_deleted_record_is_detected(db: Database, audit: AuditStore) -> No
     await _raw(db, "DELETE FROM audit_records WHERE seq = 2")
     result = await audit.verify()
     assert (False, 3) == (result.ok, result.first_bad)
+
+
+async def test_inserted_record_is_detected(db: Database, audit: AuditStore) -> None:
+    """A forged record slipped in (a copy of record 2 as a new record 3, the rest shifted) fails."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    await _raw(db, "UPDATE audit_records SET seq = seq + 10 WHERE seq = 3")
+    await _raw(
+        db,
+        "INSERT INTO audit_records SELECT 3, 'forged', created_at, platform, channel_id, thread_id, user_ref, "
+        "user_email, action, allowed, reason_code, rules, retrieved, status, model, prompt_version, policy_version, "
+        "latency_ms, first_token_ms, key_id, question_enc, answer_enc, question_sha256, answer_sha256, prev_hash, "
+        "'forged-hash', tokens, endpoint FROM audit_records WHERE seq = 2",
+    )
+    result = await audit.verify()
+    assert (False, 3) == (result.ok, result.first_bad)
+
+
+async def test_reordered_records_are_detected(db: Database, audit: AuditStore) -> None:
+    """Swapping the positions of records 2 and 3 fails at record 2."""
+    for i in range(4):
+        await audit.append(_entry(i))
+    await _raw(db, "UPDATE audit_records SET seq = 100 WHERE seq = 2")
+    await _raw(db, "UPDATE audit_records SET seq = 2 WHERE seq = 3")
+    await _raw(db, "UPDATE audit_records SET seq = 3 WHERE seq = 100")
+    result = await audit.verify()
+    assert (False, 2) == (result.ok, result.first_bad)

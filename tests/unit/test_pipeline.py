@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -172,3 +173,19 @@ async def test_anything_above_public_never_reaches_the_second_endpoint() -> None
     assert [] == cloud.prompts
     assert 1 == len(local.prompts)
     assert "local" == audit.entries[0].endpoint
+
+
+def test_every_denial_code_the_engine_can_return_has_its_own_words() -> None:
+    """No denial falls back to the generic 'could not check your rights' text."""
+    import inspect
+
+    import policies.engine
+    import policies.guards
+    from bot.core.messages import refusal_message
+
+    source = inspect.getsource(policies.engine) + inspect.getsource(policies.guards)
+    codes = set(re.findall(r'_deny\(\s*"([a-z_]+)"', source)) | set(re.findall(r'return "([a-z_]+)", f"', source))
+    generic = refusal_message("policy_error", "en")
+    assert {"rate_limited", "topic_restricted", "channel_denied", "unknown_user"} <= codes
+    for code in codes - {"policy_error"}:
+        assert generic != refusal_message(code, "en"), code

@@ -169,3 +169,15 @@ def test_reload_takes_a_good_file_and_keeps_the_old_policy_on_a_broken_one(tmp_p
     assert not source.reload()
     assert second.version == source.current().version
     assert source.last_error is not None
+
+
+def test_check_against_the_directory_reports_unknown_groups() -> None:
+    """Groups the policy maps, or topics allow, that nobody in the directory belongs to are warned about."""
+    text = (
+        BASE
+        + "  auditors:\n    roles: [employee]\ntopics:\n  - name: t\n    allow: [group:ghosts]\n    keywords: [x]\n"
+    )
+    report = check_policy_text(text, "p.yaml", frozenset({"all-staff", "managers"}))
+    assert any("'auditors' is not in the directory" in w for w in report.warnings)
+    assert any("unknown group 'group:ghosts'" in w for w in report.warnings)
+    assert report.policy is not None
