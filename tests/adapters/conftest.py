@@ -101,7 +101,7 @@ def slack_settings(fake: FakeSlack, *, socket: bool = True, streaming: str = "up
         app_token=SecretStr("xapp-test") if socket else None,
         signing_secret=SecretStr(SIGNING_SECRET),
         api_url=fake.api_url,
-        streaming=streaming,  # type: ignore[arg-type]
+        streaming=streaming,
         update_interval_s=0.2,
     )
 
