@@ -3,7 +3,7 @@
 It speaks Slack's real wire protocol, so the real ``slack_sdk`` clients (``AsyncWebClient`` with
 ``base_url=fake.api_url`` and the aiohttp ``SocketModeClient`` behind Bolt's ``AsyncSocketModeHandler``)
 work against it unmodified. Modelled on bolt-python's ``tests/mock_web_api_server`` and
-``tests/adapter_tests/socket_mode/mock_socket_mode_server.py``, but async, in one class, and stateful
+``tests/adapter_tests/socket_mode/mock_socket_mode_server.py``, but async, and stateful
 enough (members, users, messages, threads, streams) for Kura's tests.
 
 Every HTTP request is recorded as a :class:`Call` before anything else happens, so tests can assert on
@@ -13,8 +13,6 @@ exactly what went over the wire, including failed and unknown calls.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import copy
 import hashlib
@@ -23,8 +21,6 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,103 +28,22 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 __all__ = ["Call", "FakeSlack", "SlackUser"]
 
-JSON = dict[str, Any]
-_Handler = Callable[[JSON], JSON]
-
-APP_ID = "A_KURA"
-BOT_ID = "B_KURA"
-VERIFICATION_TOKEN = "fake-verification-token"  # noqa: S105 - a fixture value, not a secret
-
-# Form and query values Slack documents as JSON-encoded strings; only these are decoded, so that a
-# message text that happens to look like JSON stays text.
-_JSON_FIELDS = frozenset(
-    {
-        "attachments",
-        "blocks",
-        "chunks",
-        "metadata",
-        "option_groups",
-        "options",
-        "unfurls",
-        "user_auth_blocks",
-        "view",
-    }
+from tests.fakes.slack_methods import WebApiMethods
+from tests.fakes.slack_wire import (
+    _TS_BASE_SECONDS,
+    APP_ID,
+    JSON,
+    VERIFICATION_TOKEN,
+    Call,
+    SlackUser,
+    _Handler,
+    _maybe_json,
+    _RateLimit,
+    _ts_to_micros,
 )
 
-_TS_BASE_SECONDS = 1_700_000_000
-_TS_STEP_MICROS = 100
 
-
-@dataclass
-class SlackUser:
-    """A workspace member as ``users.info`` reports it."""
-
-    id: str
-    email: str | None
-    locale: str = "ja-JP"
-    team_id: str = "T_KURA"
-    is_bot: bool = False
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the fake received."""
-
-    method: str
-    params: dict[str, Any]
-    http_method: str
-    headers: dict[str, str]
-
-
-@dataclass
-class _RateLimit:
-    times: int
-    retry_after: int
-
-
-def _ts_to_micros(ts: str) -> int:
-    seconds, _, fraction = ts.partition(".")
-    return int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
-
-
-def _micros_to_ts(micros: int) -> str:
-    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.b64encode(f"offset:{offset}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int | None:
-    """The offset a cursor stands for; 0 for none; None when it is not one this fake issued."""
-    if not cursor:
-        return 0
-    try:
-        kind, _, value = base64.b64decode(cursor, validate=True).decode().partition(":")
-        offset = int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return offset if kind == "offset" and offset >= 0 else None
-
-
-def _maybe_json(key: str, value: str) -> Any:
-    if key in _JSON_FIELDS and value[:1] in ("[", "{"):
-        with contextlib.suppress(ValueError):
-            return json.loads(value)
-    return value
-
-
-def _as_int(value: Any, default: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-class FakeSlack:
+class FakeSlack(WebApiMethods):
     """Slack's Web API and Socket Mode on 127.0.0.1, with a small in-memory workspace.
 
     ``users`` are the members ``users.info`` knows; ``channels`` maps channel IDs to member IDs for
@@ -470,263 +385,3 @@ class FakeSlack:
         future = self._pending_acks.get(str(ack["envelope_id"]))
         if future is not None and not future.done():
             future.set_result(ack)
-
-    # ------------------------------------------------------------------ messages
-
-    def _next_ts(self) -> str:
-        self._last_ts_micros += _TS_STEP_MICROS
-        return _micros_to_ts(self._last_ts_micros)
-
-    def _new_message(
-        self,
-        channel: str,
-        ts: str,
-        *,
-        text: str,
-        user: str,
-        thread_ts: str | None,
-        bot_id: str | None = None,
-        blocks: Any = None,
-    ) -> JSON:
-        return {
-            "channel": channel,
-            "ts": ts,
-            "thread_ts": thread_ts,
-            "text": text,
-            "blocks": blocks,
-            "user": user,
-            "bot_id": bot_id,
-            "unfurl_links": None,
-            "unfurl_media": None,
-            "markdown_text": "",
-            "chunks": [],
-            "streaming": False,
-        }
-
-    def _find(self, channel: str, ts: str) -> JSON | None:
-        for message in self._messages:
-            if message["channel"] == channel and message["ts"] == ts:
-                return message
-        return None
-
-    def _has_replies(self, message: JSON) -> bool:
-        return any(
-            other["channel"] == message["channel"] and other["thread_ts"] == message["ts"] and other is not message
-            for other in self._messages
-        )
-
-    def _wire(self, message: JSON) -> JSON:
-        """A stored message as Slack's APIs return it."""
-        wire: JSON = {"type": "message", "user": message["user"], "text": message["text"], "ts": message["ts"]}
-        if message["bot_id"] is not None:
-            wire.update(bot_id=message["bot_id"], app_id=APP_ID)
-        if message["blocks"] is not None:
-            wire["blocks"] = message["blocks"]
-        thread_ts = message["thread_ts"] or (message["ts"] if self._has_replies(message) else None)
-        if thread_ts is not None:
-            wire["thread_ts"] = thread_ts
-        wire["team"] = self.team_id
-        return wire
-
-    def _post(self, params: JSON) -> JSON:
-        thread_ts = params.get("thread_ts") or None
-        message = self._new_message(
-            str(params["channel"]),
-            self._next_ts(),
-            text=str(params.get("text") or params.get("markdown_text") or ""),
-            user=self.bot_user_id,
-            thread_ts=None if thread_ts is None else str(thread_ts),
-            bot_id=BOT_ID,
-            blocks=params.get("blocks"),
-        )
-        self._messages.append(message)
-        return message
-
-    # ------------------------------------------------------------------ Web API methods
-
-    def _auth_test(self, params: JSON) -> JSON:
-        return {
-            "ok": True,
-            "url": "https://kura-test.slack.com/",
-            "team": "Kura Test",
-            "user": "kura",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
-    def _apps_connections_open(self, params: JSON) -> JSON:
-        ticket = str(uuid.uuid4())
-        self._tickets.add(ticket)
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"}
-
-    def _users_info(self, params: JSON) -> JSON:
-        user = self.users.get(str(params.get("user", "")))
-        if user is None:
-            return {"ok": False, "error": "user_not_found"}
-        name = user.name or user.id.lower()
-        profile: JSON = {"display_name": name, "real_name": name}
-        if user.email is not None:
-            profile["email"] = user.email
-        return {
-            "ok": True,
-            "user": {
-                "id": user.id,
-                "team_id": user.team_id,
-                "name": name,
-                "is_bot": user.is_bot,
-                "deleted": False,
-                "locale": user.locale,
-                "profile": profile,
-            },
-        }
-
-    def _page(self, items: list[Any], params: JSON, default_limit: int) -> tuple[list[Any], str] | None:
-        """One page of ``items`` and the next cursor ("" at the end); None for a cursor this fake never issued."""
-        offset = _decode_cursor(str(params.get("cursor") or ""))
-        if offset is None:
-            return None
-        limit = _as_int(params.get("limit"), default_limit)
-        limit = default_limit if limit <= 0 else limit
-        page = items[offset : offset + limit]
-        end = offset + len(page)
-        return page, _encode_cursor(end) if end < len(items) else ""
-
-    def _conversations_members(self, params: JSON) -> JSON:
-        members = self.channels.get(str(params.get("channel", "")))
-        if members is None:
-            return {"ok": False, "error": "channel_not_found"}
-        paged = self._page(members, params, default_limit=100)
-        if paged is None:
-            return {"ok": False, "error": "invalid_cursor"}
-        page, next_cursor = paged
-        return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
-
-    def _conversations_info(self, params: JSON) -> JSON:
-        channel = str(params.get("channel", ""))
-        if channel not in self.channels:
-            return {"ok": False, "error": "channel_not_found"}
-        is_im = channel.startswith("D")
-        return {
-            "ok": True,
-            "channel": {
-                "id": channel,
-                "name": channel.lower(),
-                "is_im": is_im,
-                "is_channel": not is_im,
-                "is_ext_shared": False,
-            },
-        }
-
-    def _conversations_replies(self, params: JSON) -> JSON:
-        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
-        parent = self._find(channel, ts)
-        replies = [m for m in self._messages if m["channel"] == channel and m["thread_ts"] == ts and m is not parent]
-        if parent is None and not replies:
-            return {"ok": False, "error": "thread_not_found"}
-        replies.sort(key=lambda m: _ts_to_micros(m["ts"]))
-        thread = ([] if parent is None else [parent]) + replies
-        paged = self._page(thread, params, default_limit=1000)
-        if paged is None:
-            return {"ok": False, "error": "invalid_cursor"}
-        page, next_cursor = paged
-        return {
-            "ok": True,
-            "messages": [self._wire(m) for m in page],
-            "has_more": bool(next_cursor),
-            "response_metadata": {"next_cursor": next_cursor},
-        }
-
-    def _chat_post_message(self, params: JSON) -> JSON:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        if not (params.get("text") or params.get("blocks") or params.get("attachments") or params.get("markdown_text")):
-            return {"ok": False, "error": "no_text"}
-        message = self._post(params)
-        message["unfurl_links"] = params.get("unfurl_links")
-        message["unfurl_media"] = params.get("unfurl_media")
-        return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": self._wire(message)}
-
-    def _chat_update(self, params: JSON) -> JSON:
-        message = self._find(str(params.get("channel", "")), str(params.get("ts", "")))
-        if message is None:
-            return {"ok": False, "error": "message_not_found"}
-        if "text" in params:
-            message["text"] = str(params["text"])
-        if "blocks" in params:
-            message["blocks"] = params["blocks"]
-        return {
-            "ok": True,
-            "channel": message["channel"],
-            "ts": message["ts"],
-            "text": message["text"],
-            "message": self._wire(message),
-        }
-
-    def _chat_post_ephemeral(self, params: JSON) -> JSON:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "message_ts": self._next_ts()}
-
-    def _chat_start_stream(self, params: JSON) -> JSON:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        message = self._post(params)
-        message["text"] = ""
-        self._extend_stream(message, params)
-        message["streaming"] = True
-        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
-
-    @staticmethod
-    def _stream_text(params: JSON) -> str:
-        """The markdown a stream call adds: ``markdown_text`` then the text of any ``markdown_text`` chunks.
-
-        (slack_sdk's ``chat_stream`` helper sends its buffer as chunks, never as ``markdown_text``.)
-        """
-        text = str(params.get("markdown_text") or "")
-        chunks = params.get("chunks")
-        if isinstance(chunks, list):
-            text += "".join(
-                str(chunk.get("text", ""))
-                for chunk in chunks
-                if isinstance(chunk, dict) and chunk.get("type") == "markdown_text"
-            )
-        return text
-
-    def _extend_stream(self, message: JSON, params: JSON) -> None:
-        message["markdown_text"] += self._stream_text(params)
-        message["text"] = message["markdown_text"]
-        chunks = params.get("chunks")
-        if isinstance(chunks, list):
-            message["chunks"].extend(chunks)
-
-    def _streaming_message(self, params: JSON) -> JSON | str:
-        message = self._find(str(params.get("channel", "")), str(params.get("ts", "")))
-        if message is None:
-            return "message_not_found"
-        if not message["streaming"]:
-            return "message_not_in_streaming_state"
-        return message
-
-    def _chat_append_stream(self, params: JSON) -> JSON:
-        message = self._streaming_message(params)
-        if isinstance(message, str):
-            return {"ok": False, "error": message}
-        self._extend_stream(message, params)
-        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
-
-    def _chat_stop_stream(self, params: JSON) -> JSON:
-        message = self._streaming_message(params)
-        if isinstance(message, str):
-            return {"ok": False, "error": message}
-        self._extend_stream(message, params)
-        if "blocks" in params:
-            message["blocks"] = params["blocks"]
-        message["streaming"] = False
-        return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": self._wire(message)}
-
-    def _assistant_threads_set_status(self, params: JSON) -> JSON:
-        if not params.get("channel_id") or not params.get("thread_ts"):
-            return {"ok": False, "error": "invalid_arguments"}
-        return {"ok": True}
