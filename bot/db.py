@@ -104,6 +104,15 @@ class Database:
         if pending:
             raise ConfigurationError("the database schema is not current: run `kura db upgrade`")
 
+    async def stop_embedded(self) -> None:
+        """Stop the embedded server now (it otherwise stops when the last process using it exits).
+        For owners of a private data dir, e.g. a test session about to delete it."""
+        await self.close()
+        server, self._server = self._server, None
+        stop = getattr(server, "stop", None)
+        if callable(stop):
+            await asyncio.to_thread(stop)
+
     async def close(self) -> None:
         """Dispose of the engine. The embedded server stops when its last user process exits."""
         if self._engine is not None:

@@ -23,13 +23,14 @@ def tmp_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-async def server_url(tmp_root: Path) -> str:
-    """The URL of an embedded PostgreSQL with pgvector, started once for the session."""
+async def server_url(tmp_root: Path) -> AsyncIterator[str]:
+    """The URL of an embedded PostgreSQL with pgvector, started once and stopped with the session."""
     database = Database(KuraSettings(data_dir=tmp_root / "server"))
     await database.start()
     url = database.engine.url.render_as_string(hide_password=False)
     await database.close()
-    return url
+    yield url
+    await database.stop_embedded()
 
 
 @pytest.fixture
