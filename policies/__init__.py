@@ -12,6 +12,7 @@ from policies.model import (
     Member,
     Policy,
     Request,
+    Retention,
     Scope,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Request",
+    "Retention",
     "Scope",
     "decide",
     "explain",

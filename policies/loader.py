@@ -19,9 +19,11 @@ from policies.sections import (
     ChannelsFile,
     Checker,
     RateLimitFile,
+    RetentionFile,
     TopicFile,
     channels_of,
     rate_limits_of,
+    retention_of,
     routing_of,
     topics_of,
 )
@@ -72,6 +74,7 @@ class _PolicyFile(BaseModel):
     topics: list[TopicFile] = []
     rate_limits: list[RateLimitFile] = []
     routing: dict[str, list[str]] = {}
+    retention: RetentionFile | None = None
 
 
 def _to_python(node: yaml.Node, path: _Path, lines: dict[_Path, int], errors: list[str], src: str) -> object:
@@ -179,6 +182,7 @@ def check_policy_text(text: str, source: str = "<policy>", known_groups: frozens
     topics = topics_of(parsed.topics, check)
     rate_limits = rate_limits_of(parsed.rate_limits, roles, check)
     routing = routing_of(parsed.routing, check)
+    retention = retention_of(parsed.retention, check)
     if known_groups is not None:
         for name in groups:
             if name not in known_groups:
@@ -202,6 +206,7 @@ def check_policy_text(text: str, source: str = "<policy>", known_groups: frozens
         topics=topics,
         rate_limits=rate_limits,
         routing=routing,
+        retention=retention,
     )
     return PolicyReport(policy, errors, warnings)
 

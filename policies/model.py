@@ -16,6 +16,7 @@ __all__ = [
     "Policy",
     "RateLimit",
     "Request",
+    "Retention",
     "RoleRule",
     "Scope",
     "TopicRule",
@@ -108,6 +109,21 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long each class of audit data is kept, in days; None keeps it for good.
+
+    ``question_text`` and ``answer_text``: the encrypted text of audit records (removed, the hashes
+    stay). ``audit_metadata``: the records themselves, with their feedback (removed from the oldest
+    on, behind a signed retention anchor that the chain's verification starts from).
+    """
+
+    question_text_days: int | None = None
+    answer_text_days: int | None = None
+    audit_metadata_days: int | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy."""
 
@@ -121,6 +137,8 @@ class Policy:
     rate_limits: tuple[RateLimit, ...] = ()
     #: Classification label -> model endpoints allowed for data of that class. Missing: local only.
     routing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: None when the file has no ``retention:`` section (the operator's settings then apply).
+    retention: Retention | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The optional sections of a policy file (channels, topics, rate limits, routing): their file
-shape and their checks, each problem with ``file:line``."""
+"""The optional sections of a policy file (channels, topics, rate limits, routing, retention): their
+file shape and their checks, each problem with ``file:line``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.model import ChannelRules, Classification, RateLimit, RoleRule, TopicRule, Visibility
+from policies.model import ChannelRules, Classification, RateLimit, Retention, RoleRule, TopicRule, Visibility
 
 __all__ = [
     "ENDPOINTS",
     "ChannelsFile",
     "Checker",
     "RateLimitFile",
+    "RetentionFile",
     "TopicFile",
     "channels_of",
+    "parse_days",
     "rate_limits_of",
+    "retention_of",
     "routing_of",
     "topics_of",
 ]
@@ -59,6 +62,42 @@ class RateLimitFile(BaseModel):
     role: str
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
+
+
+class RetentionFile(BaseModel):
+    """``retention:``: a period per data class (``90`` or ``90d`` days, ``12w`` weeks, ``1y`` years;
+    ``forever`` or absent: kept for good)."""
+
+    model_config = ConfigDict(extra="forbid")
+    question_text: int | str | None = None
+    answer_text: int | str | None = None
+    audit_metadata: int | str | None = None
+
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*([dwy]?)\s*$")
+_DAYS_PER = {"": 1, "d": 1, "w": 7, "y": 365}
+
+
+def parse_days(value: int | str | None) -> int | None:
+    """Days in a retention period; None for ``forever`` or no value.
+
+    Raises:
+        ValueError: not a whole number of days, weeks or years, or less than one day.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "forever"):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a period")
+    if isinstance(value, int):
+        days = value
+    else:
+        match = _PERIOD.match(value.lower())
+        if match is None:
+            raise ValueError(f"{value!r} is not a period (e.g. 90, 90d, 12w, 1y, forever)")
+        days = int(match.group(1)) * _DAYS_PER[match.group(2)]
+    if days < 1:
+        raise ValueError(f"{value!r}: a retention period is at least one day")
+    return days
 
 
 @dataclass
@@ -161,3 +200,27 @@ def routing_of(raw: dict[str, list[str]], check: Checker) -> dict[str, tuple[str
             check.error(("routing", label), f"{label} data may only be routed to the local model")
         routing[level.label] = tuple(e for e in endpoints if e in ENDPOINTS)
     return routing
+
+
+def retention_of(raw: RetentionFile | None, check: Checker) -> Retention | None:
+    """Retention per data class. Text kept longer than the records that hold it is a warning: the
+    records (and their text) go first."""
+    if raw is None:
+        return None
+    days: dict[str, int | None] = {}
+    for name in ("question_text", "answer_text", "audit_metadata"):
+        try:
+            days[name] = parse_days(getattr(raw, name))
+        except ValueError as exc:
+            check.error(("retention", name), f"retention.{name}: {exc}")
+            days[name] = None
+    records = days["audit_metadata"]
+    for name in ("question_text", "answer_text"):
+        text = days[name]
+        if records is not None and (text is None or text > records):
+            kept = "forever" if text is None else f"{text} days"
+            check.warn(
+                ("retention", name),
+                f"retention.{name} ({kept}) outlives audit_metadata ({records} days): the text goes with its record",
+            )
+    return Retention(days["question_text"], days["answer_text"], records, check.line_of(("retention",)))

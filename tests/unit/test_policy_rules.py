@@ -1,4 +1,4 @@
-"""Channel, topic, rate-limit and routing rules: allowed and denied, with file:line checks."""
+"""Channel, topic, rate-limit, routing and retention rules: allowed and denied, with file:line checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from bot.policy_source import ReloadingPolicy
 from policies import Classification, Member, Request, decide, load_policy_text
 from policies.guards import endpoints_for
 from policies.loader import check_policy_text
-from policies.model import Usage
+from policies.model import Retention, Usage
+from policies.sections import parse_days
 
 pytestmark = pytest.mark.unit
 
@@ -181,3 +182,40 @@ def test_check_against_the_directory_reports_unknown_groups() -> None:
     assert any("'auditors' is not in the directory" in w for w in report.warnings)
     assert any("unknown group 'group:ghosts'" in w for w in report.warnings)
     assert report.policy is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "days"),
+    [(30, 30), ("90", 90), ("90d", 90), ("12w", 84), ("1y", 365), (" 2Y ", 730), ("forever", None), (None, None)],
+)
+def test_retention_periods(value: int | str | None, days: int | None) -> None:
+    """Days, weeks and years; ``forever`` or nothing keeps data for good."""
+    assert days == parse_days(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, "0d", "90 days", "3m", "1.5y", "", True])
+def test_retention_periods_that_are_not(value: int | str) -> None:
+    """Zero, negatives, months (minutes?), fractions and words are refused."""
+    with pytest.raises(ValueError, match="period"):
+        parse_days(value)
+
+
+def test_retention_per_data_class_with_its_line() -> None:
+    """The section becomes a Retention value; a bad period is an error at its line; text kept
+    longer than its record is a warning; no section means the settings decide."""
+    policy = load_policy_text(BASE + "retention:\n  question_text: 30d\n  answer_text: 90d\n  audit_metadata: 1y\n")
+    assert Retention(30, 90, 365, line=14) == policy.retention
+    assert load_policy_text(BASE).retention is None
+    bad = check_policy_text(BASE + "retention:\n  answer_text: 90 days\n", "p.yaml")
+    expected = "p.yaml:15: retention.answer_text: '90 days' is not a period (e.g. 90, 90d, 12w, 1y, forever)"
+    assert [expected] == bad.errors
+    unknown = check_policy_text(BASE + "retention:\n  chat_logs: 30d\n", "p.yaml")
+    assert 1 == len(unknown.errors)
+    assert unknown.errors[0].startswith("p.yaml:15: retention.chat_logs: Extra inputs")
+    longer = check_policy_text(BASE + "retention:\n  answer_text: 2y\n  audit_metadata: 1y\n", "p.yaml")
+    assert [] == longer.errors
+    tail = "outlives audit_metadata (365 days): the text goes with its record"
+    assert [
+        f"p.yaml:15: retention.answer_text (730 days) {tail}",
+        f"p.yaml:14: retention.question_text (forever) {tail}",
+    ] == sorted(longer.warnings, reverse=True)
