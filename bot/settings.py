@@ -23,6 +23,7 @@ __all__ = [
     "LLMSettings",
     "PolicySettings",
     "RetrievalSettings",
+    "SchedulerSettings",
     "SecondaryLLMSettings",
     "SlackSettings",
     "default_data_dir",
@@ -137,6 +138,18 @@ class HttpSettings(BaseModel):
     port: int = 3000
 
 
+class SchedulerSettings(BaseModel):
+    """Scheduled jobs, run by one ``kura serve`` process (the leader, chosen by a database lock)."""
+
+    enabled: bool = True
+    #: The time zone cron expressions are read in (an IANA name, e.g. Asia/Tokyo).
+    timezone: str = "UTC"
+    #: When retention (``kura audit purge``) runs: a crontab line (minute hour day month weekday).
+    retention_cron: str = "17 3 * * *"
+    #: How often a standby process tries to become the leader, and the leader checks its lock.
+    leader_check_s: float = Field(default=30.0, gt=0)
+
+
 class KuraSettings(BaseSettings):
     """Everything Kura is configured with."""
 
@@ -159,7 +172,7 @@ class KuraSettings(BaseSettings):
     audit_key_file: Path | None = None
     #: Retired audit keys (``<key_id>.key``), kept to decrypt older records; unset: ``data_dir/keys/old``.
     audit_old_keys_dir: Path | None = None
-    #: ``kura audit purge`` removes question and answer text older than this many days.
+    #: Question and answer text is removed after this many days when the policy has no ``retention:``.
     audit_text_retention_days: int = Field(default=90, ge=1)
     audit_checkpoint_key_file: Path | None = None
     #: Redact personal data (emails, phones, cards, My Number, addresses) in exported audit text.
@@ -172,3 +185,4 @@ class KuraSettings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()

@@ -14,6 +14,9 @@ import openai
 import bot
 import policies
 from bot.audit import AuditStore, Keyring
+from bot.audit.keyring import checkpoint_key_file
+from bot.audit.retention import RetentionPlan
+from bot.audit.signing import load_key
 from bot.core.admin import AdminService
 from bot.core.pipeline import Pipeline, PipelineConfig
 from bot.core.ports import Directory, PolicySource
@@ -89,6 +92,12 @@ def _embedder(settings: KuraSettings) -> Embedder:
     return E5Embedder(threads=e.threads, batch_size=e.batch_size)
 
 
+def _anchor_key(settings: KuraSettings) -> bytes | None:
+    """The checkpoint key, which checks retention anchors; None until one was made."""
+    path = checkpoint_key_file(settings)
+    return load_key(path, create=False) if path.exists() else None
+
+
 @dataclass
 class Runtime:
     """Every part, built. ``pipeline`` and ``chat`` exist when a model was asked for."""
@@ -126,6 +135,17 @@ class Runtime:
             signals=RequestSignals(self.embedder, self.audit),
             secondary=self.secondary,
             redact=redact,
+        )
+
+    def retention_plan(self) -> RetentionPlan:
+        """Retention per data class: the policy's ``retention:`` section when it has one, else the
+        settings (``KURA_AUDIT_TEXT_RETENTION_DAYS`` for question and answer text; records kept)."""
+        rules = self.policy.current().retention
+        if rules is None:
+            days = self.settings.audit_text_retention_days
+            return RetentionPlan(days, days, None, "settings")
+        return RetentionPlan(
+            rules.question_text_days, rules.answer_text_days, rules.audit_metadata_days, self.policy.current().source
         )
 
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
@@ -217,7 +237,7 @@ async def open_runtime(
             max_file_bytes=r.max_file_bytes,
         )
         cipher = Keyring.from_settings(settings)
-        audit = AuditStore(database.sessions, cipher)
+        audit = AuditStore(database.sessions, cipher, anchor_key=_anchor_key(settings))
         runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
         if with_model:
             runtime.chat, runtime.model_url = await _chat_model(settings, stack, say)

@@ -9,18 +9,16 @@ hash; a checkpoint kept elsewhere can: record N no longer has hash H.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot.audit.chain import GENESIS
+from bot.audit.signing import SCHEME as _SCHEME
+from bot.audit.signing import key_id, load_key, mac, same_mac
 from bot.audit.store import AuditStore
-from bot.errors import ConfigurationError, InputError
+from bot.errors import InputError
 
 __all__ = [
     "ChainHead",
@@ -37,7 +35,6 @@ __all__ = [
     "verify_signature",
 ]
 
-_SCHEME = "hmac-sha256:"
 # Domain separation: this key signs nothing else, but a tag costs nothing.
 _DOMAIN = "kura-audit-checkpoint-v1"
 _KEYS = ("seq", "hash", "at", "signature", "key_id")
@@ -73,36 +70,8 @@ class CheckpointCheck:
     records: int = 0
 
 
-def key_id(key: bytes) -> str:
-    """A short public name for a key (same scheme as the audit text key)."""
-    return hashlib.sha256(key).hexdigest()[:16]
-
-
-def load_key(path: Path, *, create: bool) -> bytes:
-    """The checkpoint key; with ``create``, a new random 32-byte key (mode 0600) if there is none.
-
-    Raises:
-        ConfigurationError: no key file (and not ``create``), unreadable, or shorter than 32 bytes.
-    """
-    try:
-        if create and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(os.urandom(32))
-        key = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: no checkpoint key (KURA_AUDIT_CHECKPOINT_KEY_FILE)") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the checkpoint key: {exc.strerror}") from exc
-    if len(key) < 32:
-        raise ConfigurationError(f"{path}: the checkpoint key must be at least 32 bytes")
-    return key
-
-
 def _mac(key: bytes, seq: int, hash_: str, at: str) -> str:
-    message = f"{_DOMAIN}\nseq={seq}\nhash={hash_}\nat={at}".encode()
-    return _SCHEME + hmac.new(key, message, hashlib.sha256).hexdigest()
+    return mac(key, _DOMAIN, {"seq": seq, "hash": hash_, "at": at})
 
 
 def sign(head: ChainHead, key: bytes, at: datetime | None = None) -> Checkpoint:
@@ -115,7 +84,7 @@ def verify_signature(checkpoint: Checkpoint, key: bytes) -> str:
     """Empty when ``checkpoint`` was signed with ``key`` and not altered; else the reason."""
     if checkpoint.key_id != key_id(key):
         return f"signed with key {checkpoint.key_id}, not with the configured checkpoint key {key_id(key)}"
-    if not hmac.compare_digest(checkpoint.signature, _mac(key, checkpoint.seq, checkpoint.hash, checkpoint.at)):
+    if not same_mac(checkpoint.signature, _mac(key, checkpoint.seq, checkpoint.hash, checkpoint.at)):
         return "the signature does not match: the checkpoint was altered"
     return ""
 
@@ -201,6 +170,13 @@ async def verify_checkpoint(store: AuditStore, checkpoint: Checkpoint, key: byte
         return CheckpointCheck(False, problem)
     stored = GENESIS if checkpoint.seq == 0 else await store.hash_at(checkpoint.seq)
     if stored is None:
+        through = await store.anchor_through()
+        if checkpoint.seq <= through:
+            return CheckpointCheck(
+                False,
+                f"record {checkpoint.seq} was removed for retention (records up to {through} are gone): "
+                "re-check a newer checkpoint",
+            )
         return CheckpointCheck(False, f"record {checkpoint.seq} is missing")
     if stored != checkpoint.hash:
         return CheckpointCheck(False, f"record {checkpoint.seq} no longer has the checkpointed hash")

@@ -24,6 +24,7 @@ __all__ = [
     "Keyring",
     "MissingKeyError",
     "Rotation",
+    "checkpoint_key_file",
     "current_key_file",
     "old_keys_dir",
     "rotate_key",
@@ -37,6 +38,12 @@ class MissingKeyError(ConfigurationError):
 def current_key_file(settings: KuraSettings) -> Path:
     """The key new records are encrypted with."""
     return settings.audit_key_file or settings.data_dir / "keys" / "audit.key"
+
+
+def checkpoint_key_file(settings: KuraSettings) -> Path:
+    """The key that signs checkpoints and retention anchors (``KURA_AUDIT_CHECKPOINT_KEY_FILE``;
+    unset: ``data_dir/keys/checkpoint.key``)."""
+    return settings.audit_checkpoint_key_file or settings.data_dir / "keys" / "checkpoint.key"
 
 
 def old_keys_dir(settings: KuraSettings) -> Path:

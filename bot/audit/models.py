@@ -1,4 +1,5 @@
-"""The audit table. Rows are append-only: a trigger (see the first migration) rejects UPDATE and DELETE."""
+"""The audit tables. Records are append-only: a trigger rejects any UPDATE but removing text, and any
+DELETE but of records behind a signed retention anchor (migrations 0001, 0004, 0005)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, Large
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditBase", "AuditRecord", "Feedback", "HandledEvent", "LegalHold"]
+__all__ = ["AuditAnchor", "AuditBase", "AuditRecord", "Feedback", "HandledEvent", "LegalHold"]
 
 
 class AuditBase(DeclarativeBase):
@@ -86,3 +87,22 @@ class LegalHold(AuditBase):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditAnchor(AuditBase):
+    """A signed retention anchor: records up to ``through_seq`` were removed for retention, and the
+    chain goes on from ``through_hash``. Append-only (trigger); see ``bot.audit.anchors``."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    through_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    through_hash: Mapped[str] = mapped_column(Text)
+    #: Records created before this instant (ISO, UTC) were due; signed as text.
+    cutoff: Mapped[str] = mapped_column(Text)
+    #: How many records this anchor removed.
+    pruned: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

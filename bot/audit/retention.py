@@ -1,12 +1,18 @@
-"""Retention of audit text, and legal holds that suspend it.
+"""Retention of audit data per class, and legal holds that suspend it.
 
-``purge_text`` sets the encrypted question and answer of records older than the retention period to
-NULL. Everything else stays, the question's and answer's sha256 included, and the chain hash covers
-those, not the ciphertext: a purged record still verifies. The append-only trigger (migration
-2026_11_24_0004) allows exactly this UPDATE and nothing else.
+Text: ``purge_text`` sets the encrypted question and/or answer of records older than their class's
+period to NULL. Everything else stays, the question's and answer's sha256 included, and the chain
+hash covers those, not the ciphertext: a purged record still verifies. The append-only trigger
+(migration 0004) allows exactly this UPDATE.
 
-A legal hold on a user (their email) or a channel (its id) keeps the text of their records until the
-hold is released. Metadata is never purged: deleting rows would break the chain.
+Records: ``prune_records`` removes whole records older than the audit-metadata period, oldest first,
+with their feedback, in one transaction with a signed retention anchor (``bot.audit.anchors``) that
+verification then starts from. The trigger (migration 0005) lets nothing past the newest anchor be
+deleted. Removal stops at the first record that must stay (too young, or under a hold), and the
+chain's newest record always stays: the next record links to it.
+
+A legal hold on a user (their email) or a channel (its id) keeps their records, text included,
+until the hold is released.
 """
 
 from __future__ import annotations
@@ -15,25 +21,83 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit.models import AuditRecord, LegalHold
-from bot.errors import InputError
+from bot.audit.anchors import sign_anchor
+from bot.audit.models import AuditAnchor, AuditRecord, Feedback, HandledEvent, LegalHold
+from bot.audit.store import CHAIN_LOCK
+from bot.errors import ConfigurationError, InputError
 
-__all__ = ["HoldKind", "PurgeResult", "add_hold", "list_holds", "purge_text", "release_hold"]
+__all__ = [
+    "HoldKind",
+    "PruneResult",
+    "PurgeResult",
+    "RetentionPlan",
+    "RetentionReport",
+    "add_hold",
+    "apply_retention",
+    "describe",
+    "forget_handled_events",
+    "list_holds",
+    "prune_records",
+    "purge_text",
+    "release_hold",
+]
 
 HoldKind = Literal["user", "channel"]
 
 
 @dataclass(frozen=True)
-class PurgeResult:
-    """What a purge removed (or, with ``dry_run``, would remove)."""
+class RetentionPlan:
+    """Days each class is kept (None: for good), from the policy's ``retention:`` or settings."""
 
-    cutoff: datetime
+    question_text_days: int | None
+    answer_text_days: int | None
+    audit_metadata_days: int | None
+    #: Where the periods come from, for reports: the policy file, or the settings.
+    source: str = "settings"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a text purge removed (or, with ``dry_run``, would remove).
+
+    ``purged``: records that lost some text; ``questions``/``answers``: texts removed per class;
+    ``held``: due records kept for a legal hold. ``cutoff`` is the question text's cutoff (the
+    answer text's when questions are kept for good); each class's is in its own field.
+    """
+
+    cutoff: datetime | None
     purged: int
     held: int
     dry_run: bool
+    questions: int = 0
+    answers: int = 0
+    question_cutoff: datetime | None = None
+    answer_cutoff: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What removing old records did: ``pruned`` records up to ``through_seq`` (0: none, ever),
+    ``kept`` records older than the cutoff that stay (a hold, or behind one, or the newest)."""
+
+    cutoff: datetime
+    pruned: int
+    kept: int
+    through_seq: int
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """One retention run: text purge, then record removal (None when records are kept for good)."""
+
+    plan: RetentionPlan
+    text: PurgeResult
+    records: PruneResult | None
+    handled_events: int = 0
 
 
 def _under_hold() -> ColumnElement[bool]:
@@ -47,43 +111,154 @@ def _under_hold() -> ColumnElement[bool]:
     )
 
 
+def _cutoff(now: datetime, days: int | None) -> datetime | None:
+    if days is None:
+        return None
+    if days < 1:
+        raise InputError("a retention period must be at least 1 day")
+    return now - timedelta(days=days)
+
+
 async def purge_text(
     sessions: async_sessionmaker[AsyncSession],
-    older_than_days: int,
+    question_days: int | None,
+    answer_days: int | None,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> PurgeResult:
-    """Remove the question and answer text of records created more than ``older_than_days`` before
-    ``now`` (default: the current time), except records under an active legal hold.
+    """Remove the question text of records created more than ``question_days`` before ``now``
+    (default: the current time), and their answer text after ``answer_days`` (None keeps a class
+    for good), except records under an active legal hold.
 
-    Returns the cutoff, how many records lost (or would lose) their text, and how many were kept
-    for a hold. Records already without text are not counted.
+    Records already without the text due are not counted.
     """
-    if older_than_days < 1:
-        raise InputError("the retention period must be at least 1 day")
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    due = and_(
-        AuditRecord.created_at < cutoff,
-        or_(AuditRecord.question_enc.is_not(None), AuditRecord.answer_enc.is_not(None)),
-    )
+    when = now or datetime.now(UTC)
+    q_cut = _cutoff(when, question_days)
+    a_cut = _cutoff(when, answer_days)
+    q_due = and_(AuditRecord.created_at < q_cut, AuditRecord.question_enc.is_not(None)) if q_cut else None
+    a_due = and_(AuditRecord.created_at < a_cut, AuditRecord.answer_enc.is_not(None)) if a_cut else None
+    dues = [d for d in (q_due, a_due) if d is not None]
+    if not dues:
+        return PurgeResult(None, 0, 0, dry_run)
+    due = or_(*dues)
     held = _under_hold()
+    q_count = func.count().filter(~held, q_due) if q_due is not None else literal(0)
+    a_count = func.count().filter(~held, a_due) if a_due is not None else literal(0)
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(func.count().filter(~held), func.count().filter(held)).select_from(AuditRecord).where(due)
+                select(func.count().filter(~held), func.count().filter(held), q_count, a_count)
+                .select_from(AuditRecord)
+                .where(due)
             )
         ).one()
-        purged, kept = int(row[0]), int(row[1])
+        purged, kept, questions, answers = (int(v) for v in row)
         if not dry_run and purged:
-            result = await session.execute(
-                update(AuditRecord)
-                .where(due, ~held)
-                .values(question_enc=None, answer_enc=None)
-                .execution_options(synchronize_session=False)
+            values = {
+                "question_enc": case((q_due, None), else_=AuditRecord.question_enc)
+                if q_due is not None
+                else AuditRecord.question_enc,
+                "answer_enc": case((a_due, None), else_=AuditRecord.answer_enc)
+                if a_due is not None
+                else AuditRecord.answer_enc,
+            }
+            await session.execute(
+                update(AuditRecord).where(due, ~held).values(values).execution_options(synchronize_session=False)
             )
-            purged = int(getattr(result, "rowcount", purged))
-    return PurgeResult(cutoff, purged, kept, dry_run)
+    return PurgeResult(q_cut or a_cut, purged, kept, dry_run, questions, answers, q_cut, a_cut)
+
+
+async def prune_records(
+    sessions: async_sessionmaker[AsyncSession],
+    older_than_days: int,
+    key: bytes,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> PruneResult:
+    """Remove records created more than ``older_than_days`` before ``now``, oldest first, with their
+    feedback, behind a retention anchor signed with ``key`` (the checkpoint key).
+
+    Stops before the first record that must stay (younger than the cutoff or under a legal hold)
+    and never removes the chain's newest record.
+    """
+    if older_than_days < 1:
+        raise InputError("a retention period must be at least 1 day")
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    async with sessions.begin() as session:
+        await session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
+        start = int(await session.scalar(select(func.coalesce(func.max(AuditAnchor.through_seq), 0))) or 0)
+        head = int(await session.scalar(select(func.coalesce(func.max(AuditRecord.seq), 0))) or 0)
+        blocker = await session.scalar(
+            select(func.min(AuditRecord.seq)).where(
+                AuditRecord.seq > start, or_(AuditRecord.created_at >= cutoff, _under_hold())
+            )
+        )
+        through = min(head - 1, (blocker - 1) if blocker is not None else head)
+        pruned = max(0, through - start)
+        kept = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditRecord)
+                .where(AuditRecord.created_at < cutoff, AuditRecord.seq > max(through, start))
+            )
+            or 0
+        )
+        if dry_run or not pruned:
+            return PruneResult(cutoff, pruned, kept, max(through, start), dry_run)
+        through_hash = await session.scalar(select(AuditRecord.hash).where(AuditRecord.seq == through))
+        if through_hash is None:
+            raise ConfigurationError(f"audit record {through} is missing: run `kura audit verify`")
+        session.add(sign_anchor(key, through, through_hash, cutoff, pruned))
+        await session.flush()
+        doomed = select(AuditRecord.id).where(AuditRecord.seq <= through).scalar_subquery()
+        await session.execute(delete(Feedback).where(Feedback.audit_id.in_(doomed)))
+        result = await session.execute(
+            delete(AuditRecord).where(AuditRecord.seq <= through).execution_options(synchronize_session=False)
+        )
+        removed = int(getattr(result, "rowcount", pruned))
+        if removed != pruned:
+            raise ConfigurationError(
+                f"expected to remove {pruned} audit records up to {through}, found {removed}: run `kura audit verify`"
+            )
+    return PruneResult(cutoff, pruned, kept, through, dry_run)
+
+
+async def forget_handled_events(
+    sessions: async_sessionmaker[AsyncSession], older_than: timedelta, *, now: datetime | None = None
+) -> int:
+    """Drop event ids older than ``older_than`` from the dedupe ledger (platforms retry within
+    minutes); returns how many."""
+    cutoff = (now or datetime.now(UTC)) - older_than
+    async with sessions.begin() as session:
+        result = await session.execute(delete(HandledEvent).where(HandledEvent.received_at < cutoff))
+    return int(getattr(result, "rowcount", 0))
+
+
+async def apply_retention(
+    sessions: async_sessionmaker[AsyncSession],
+    plan: RetentionPlan,
+    key: bytes | None,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> RetentionReport:
+    """Everything the plan asks for: purge text, then remove old records, then forget event ids
+    older than a week.
+
+    Raises:
+        ConfigurationError: records are due for removal but there is no checkpoint key to sign the
+            retention anchor with.
+    """
+    if plan.audit_metadata_days is not None and key is None:  # before anything is removed
+        raise ConfigurationError("removing old audit records needs the checkpoint key to sign a retention anchor")
+    text = await purge_text(sessions, plan.question_text_days, plan.answer_text_days, now=now, dry_run=dry_run)
+    records = None
+    if plan.audit_metadata_days is not None and key is not None:
+        records = await prune_records(sessions, plan.audit_metadata_days, key, now=now, dry_run=dry_run)
+    events = 0 if dry_run else await forget_handled_events(sessions, timedelta(days=7), now=now)
+    return RetentionReport(plan, text, records, events)
 
 
 async def add_hold(sessions: async_sessionmaker[AsyncSession], kind: HoldKind, value: str, reason: str) -> LegalHold:
@@ -132,3 +307,32 @@ async def list_holds(sessions: async_sessionmaker[AsyncSession], *, include_rele
         query = query.where(LegalHold.released_at.is_(None))
     async with sessions() as session:
         return list(await session.scalars(query))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "never"
+
+
+def describe(report: RetentionReport) -> list[str]:
+    """One line per class, for operators and the audit record of the run."""
+    verb = "would remove" if report.text.dry_run else "removed"
+    t, plan = report.text, report.plan
+    lines = [
+        f"retention from {plan.source}: question text {_days(plan.question_text_days)}, "
+        f"answer text {_days(plan.answer_text_days)}, audit records {_days(plan.audit_metadata_days)}",
+        f"text: {verb} {t.questions} question(s) created before {_when(t.question_cutoff)} and "
+        f"{t.answers} answer(s) created before {_when(t.answer_cutoff)} ({t.purged} records); "
+        f"{t.held} kept under legal hold",
+    ]
+    if report.records is not None:
+        r = report.records
+        lines.append(
+            f"records: {verb} {r.pruned} created before {_when(r.cutoff)} "
+            f"(the chain now starts after record {r.through_seq}); {r.kept} older kept (legal hold, "
+            "behind one, or the newest record)"
+        )
+    return lines
+
+
+def _days(days: int | None) -> str:
+    return "kept for good" if days is None else f"{days} days"

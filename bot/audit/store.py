@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
+from bot.audit.anchors import anchor_problem
 from bot.audit.chain import GENESIS, record_hash, sha256_text
 from bot.audit.crypto import TextCipher
 from bot.audit.keyring import Keyring, MissingKeyError
-from bot.audit.models import AuditRecord, Feedback
+from bot.audit.models import AuditAnchor, AuditRecord, Feedback
 
-__all__ = ["AuditEntry", "AuditStore", "VerifyResult", "hashed_fields"]
+__all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fields"]
 
 # pg_advisory_xact_lock key serialising appends across processes and replicas ("kura").
-_CHAIN_LOCK = 0x6B757261
+CHAIN_LOCK = 0x6B757261
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class VerifyResult:
     records: int
     first_bad: int | None = None
     problem: str = ""
+    #: Records up to this seq were removed for retention under a signed anchor (0: none removed).
+    pruned_through: int = 0
 
 
 def hashed_fields(r: AuditRecord) -> dict[str, object]:
@@ -107,10 +110,23 @@ def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
 class AuditStore:
     """Appends hash-chained records; verifies the chain."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: TextCipher | Keyring) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cipher: TextCipher | Keyring,
+        *,
+        anchor_key: bytes | None = None,
+    ) -> None:
+        """``anchor_key`` (the checkpoint key) checks retention anchors; without it a chain that had
+        records removed for retention does not verify."""
         self._sessions = sessions
+        self._anchor_key = anchor_key
         # A single key is a keyring without retired keys: every record is decrypted by its key id.
         self._cipher = cipher if isinstance(cipher, Keyring) else Keyring(cipher)
+
+    def use_anchor_key(self, key: bytes) -> None:
+        """Check retention anchors with ``key`` from now on (it was created after this store)."""
+        self._anchor_key = key
 
     async def append(self, entry: AuditEntry, session: AsyncSession | None = None) -> str:
         """Write one record at the head of the chain and return its id.
@@ -126,7 +142,7 @@ class AuditStore:
         return await self._append(entry, session)
 
     async def _append(self, entry: AuditEntry, session: AsyncSession) -> str:
-        await session.execute(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+        await session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
         head = (
             await session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
         ).first()
@@ -168,23 +184,46 @@ class AuditStore:
 
     async def verify(self, batch: int = 1000) -> VerifyResult:
         """Walk the chain in order (a server-side cursor: constant memory); the first record whose
-        position, link or hash fails is reported."""
-        prev = GENESIS
-        count = 0
+        position, link or hash fails is reported.
+
+        The chain starts from the genesis hash, or, once records were removed for retention, from
+        the newest retention anchor: every anchor's signature is checked with the checkpoint key
+        first, and the first remaining record must follow the newest anchor.
+        """
         async with self._sessions() as session:
+            anchors = list(await session.scalars(select(AuditAnchor).order_by(AuditAnchor.through_seq)))
+            for anchor in anchors:
+                problem = anchor_problem(anchor, self._anchor_key)
+                if problem:
+                    return VerifyResult(
+                        False,
+                        0,
+                        anchor.through_seq + 1,
+                        f"retention anchor through record {anchor.through_seq}: {problem}",
+                    )
+            start, prev = (anchors[-1].through_seq, anchors[-1].through_hash) if anchors else (0, GENESIS)
+            count = 0
             stream = await session.stream_scalars(
                 select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)
             )
             try:
                 async for record in stream:
                     count += 1
-                    problem = _check(record, count, prev)
+                    if record.seq <= start:
+                        problem = f"should have been removed with the records up to the retention anchor {start}"
+                    else:
+                        problem = _check(record, start + count, prev)
                     if problem:
-                        return VerifyResult(False, count, record.seq, problem)
+                        return VerifyResult(False, count, record.seq, problem, start)
                     prev = record.hash
             finally:
                 await stream.close()
-        return VerifyResult(True, count)
+        return VerifyResult(True, count, pruned_through=start)
+
+    async def anchor_through(self) -> int:
+        """The seq up to which records were removed for retention (0: none)."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.coalesce(func.max(AuditAnchor.through_seq), 0))) or 0)
 
     async def get(self, record_id: str) -> AuditRecord | None:
         """One record by id."""

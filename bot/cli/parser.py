@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import admin, chat, serve
+from bot.cli import admin, audit, chat, serve
 
 __all__ = ["build_parser"]
 
@@ -56,13 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=admin.db_upgrade)
 
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+    audit_sub = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="SUBCOMMAND"
     )
-    verify = audit.add_parser("verify", help="check the hash chain")
+    verify = audit_sub.add_parser("verify", help="check the hash chain")
     verify.add_argument("--json", action="store_true")
-    verify.set_defaults(handler=admin.audit_verify)
-    export = audit.add_parser("export", help="stream records, oldest first, as JSONL or CSV for a SIEM")
+    verify.set_defaults(handler=audit.audit_verify)
+    export = audit_sub.add_parser("export", help="stream records, oldest first, as JSONL or CSV for a SIEM")
     export.add_argument("--since", metavar="ISO", help="records created at or after this date or datetime (UTC)")
     export.add_argument("--until", metavar="ISO", help="records created before this date or datetime (exclusive)")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -73,39 +73,46 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="redact personal data in exported text (default: KURA_AUDIT_EXPORT_REDACT)",
     )
-    export.set_defaults(handler=admin.audit_export)
-    checkpoint = audit.add_parser("checkpoint", help="sign the chain head, or re-check a signed checkpoint")
+    export.set_defaults(handler=audit.audit_export)
+    checkpoint = audit_sub.add_parser("checkpoint", help="sign the chain head, or re-check a signed checkpoint")
     checkpoint.add_argument("--json", action="store_true")
     again = checkpoint.add_mutually_exclusive_group()
     again.add_argument("--verify", metavar="LINE", help="re-check a checkpoint printed before (line or JSON)")
     again.add_argument("--verify-file", metavar="FILE", help="re-check the checkpoint kept in FILE")
-    checkpoint.set_defaults(handler=admin.audit_checkpoint)
-    purge = audit.add_parser("purge", help="remove question/answer text past retention (hashes stay)")
-    purge.add_argument("--older-than", type=int, metavar="DAYS", help="default: KURA_AUDIT_TEXT_RETENTION_DAYS (90)")
+    checkpoint.set_defaults(handler=audit.audit_checkpoint)
+    purge = audit_sub.add_parser(
+        "purge", help="apply retention: text past its period, then old records (chain verifies)"
+    )
+    purge.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="question and answer text (default: the policy's retention)"
+    )
+    purge.add_argument(
+        "--records-older-than", type=int, metavar="DAYS", help="whole records (default: the policy's audit_metadata)"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only count what would be purged")
     purge.add_argument("--json", action="store_true")
-    purge.set_defaults(handler=admin.audit_purge)
-    rotate = audit.add_parser("rotate-key", help="retire the audit text key and start a new one")
+    purge.set_defaults(handler=audit.audit_purge)
+    rotate = audit_sub.add_parser("rotate-key", help="retire the audit text key and start a new one")
     rotate.add_argument("--json", action="store_true")
-    rotate.set_defaults(handler=admin.audit_rotate_key)
-    hold = audit.add_parser("hold", help="legal holds: keep a user's or channel's text from purging").add_subparsers(
-        dest="hold_command", required=True, metavar="SUBCOMMAND"
-    )
+    rotate.set_defaults(handler=audit.audit_rotate_key)
+    hold = audit_sub.add_parser(
+        "hold", help="legal holds: keep a user's or channel's text from purging"
+    ).add_subparsers(dest="hold_command", required=True, metavar="SUBCOMMAND")
     hold_add = hold.add_parser("add", help="put a user or channel under legal hold")
     whom = hold_add.add_mutually_exclusive_group(required=True)
     whom.add_argument("--user", metavar="EMAIL")
     whom.add_argument("--channel", metavar="ID")
     hold_add.add_argument("--reason", required=True, metavar="TEXT")
     hold_add.add_argument("--json", action="store_true")
-    hold_add.set_defaults(handler=admin.audit_hold_add)
+    hold_add.set_defaults(handler=audit.audit_hold_add)
     hold_release = hold.add_parser("release", help="release a legal hold (the row is kept)")
     hold_release.add_argument("id", type=int)
     hold_release.add_argument("--json", action="store_true")
-    hold_release.set_defaults(handler=admin.audit_hold_release)
+    hold_release.set_defaults(handler=audit.audit_hold_release)
     hold_list = hold.add_parser("list", help="active legal holds")
     hold_list.add_argument("--all", action="store_true", help="released holds too")
     hold_list.add_argument("--json", action="store_true")
-    hold_list.set_defaults(handler=admin.audit_hold_list)
+    hold_list.set_defaults(handler=audit.audit_hold_list)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"

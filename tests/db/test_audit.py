@@ -3,56 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.audit import AuditEntry, AuditStore, TextCipher
+from bot.audit import AuditStore
 from bot.audit.chain import GENESIS
 from bot.db import Database
+from tests.db.audit_support import entry, raw_sql
 
 pytestmark = pytest.mark.db
-
-
-def _entry(i: int) -> AuditEntry:
-    return AuditEntry(
-        platform="console",
-        user_ref="alice@example.co.jp",
-        user_email="alice@example.co.jp",
-        action="ask",
-        allowed=True,
-        reason_code="allowed",
-        status="answered",
-        question=f"経費精算の締め日は？ #{i}",
-        answer=f"毎月25日です。[1] #{i}",
-        latency_ms=1200 + i,
-        rules=["role:employee allows ask"],
-        retrieved=[{"chunk_id": i, "source": "handbook/経費精算.md", "acl": ["group:all-staff"]}],
-        model="test-model",
-        prompt_version="answer-v1",
-        policy_version="abc",
-    )
-
-
-@pytest.fixture
-def audit(db: Database, tmp_path: Path) -> AuditStore:
-    """An audit store with a fresh key."""
-    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
-
-
-async def _raw(db: Database, sql: str) -> None:
-    """Run SQL as a DBA would, with triggers off (session_replication_role = replica)."""
-    async with db.engine.begin() as conn:
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(text(sql))
 
 
 async def test_chain_links_each_record_to_the_previous(db: Database, audit: AuditStore) -> None:
     """Three appends make a chain that verifies, starting from the genesis hash."""
     for i in range(3):
-        await audit.append(_entry(i))
+        await audit.append(entry(i))
     result = await audit.verify()
     assert (True, 3) == (result.ok, result.records)
     async with db.engine.connect() as conn:
@@ -63,14 +30,14 @@ async def test_chain_links_each_record_to_the_previous(db: Database, audit: Audi
 
 async def test_concurrent_appends_keep_one_chain(audit: AuditStore) -> None:
     """Appends racing each other are serialised: one gap-free chain."""
-    await asyncio.gather(*(audit.append(_entry(i)) for i in range(12)))
+    await asyncio.gather(*(audit.append(entry(i)) for i in range(12)))
     result = await audit.verify()
     assert (True, 12) == (result.ok, result.records)
 
 
 async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: AuditStore) -> None:
     """The stored bytes do not contain the text; the key decrypts it."""
-    record_id = await audit.append(_entry(1))
+    record_id = await audit.append(entry(1))
     async with db.engine.connect() as conn:
         blob = (await conn.execute(text("SELECT question_enc FROM audit_records"))).scalar_one()
     assert "経費精算".encode() not in blob
@@ -81,7 +48,7 @@ async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: Au
 
 async def test_updates_and_deletes_are_refused_by_the_database(db: Database, audit: AuditStore) -> None:
     """The append-only trigger rejects UPDATE, DELETE and TRUNCATE."""
-    await audit.append(_entry(1))
+    await audit.append(entry(1))
     for sql in (
         "UPDATE audit_records SET answer_sha256 = 'x'",
         "DELETE FROM audit_records",
@@ -95,8 +62,8 @@ async def test_updates_and_deletes_are_refused_by_the_database(db: Database, aud
 async def test_edited_record_is_detected(db: Database, audit: AuditStore) -> None:
     """Changing a field of record 2 (behind the trigger's back) fails verification at record 2."""
     for i in range(4):
-        await audit.append(_entry(i))
-    await _raw(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+        await audit.append(entry(i))
+    await raw_sql(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
     result = await audit.verify()
     assert (False, 2) == (result.ok, result.first_bad)
     assert "hash" in result.problem
@@ -105,8 +72,8 @@ async def test_edited_record_is_detected(db: Database, audit: AuditStore) -> Non
 async def test_deleted_record_is_detected(db: Database, audit: AuditStore) -> None:
     """Removing record 2 fails verification at the record after the gap."""
     for i in range(4):
-        await audit.append(_entry(i))
-    await _raw(db, "DELETE FROM audit_records WHERE seq = 2")
+        await audit.append(entry(i))
+    await raw_sql(db, "DELETE FROM audit_records WHERE seq = 2")
     result = await audit.verify()
     assert (False, 3) == (result.ok, result.first_bad)
 
@@ -114,9 +81,9 @@ async def test_deleted_record_is_detected(db: Database, audit: AuditStore) -> No
 async def test_inserted_record_is_detected(db: Database, audit: AuditStore) -> None:
     """A forged record slipped in (a copy of record 2 as a new record 3, the rest shifted) fails."""
     for i in range(3):
-        await audit.append(_entry(i))
-    await _raw(db, "UPDATE audit_records SET seq = seq + 10 WHERE seq = 3")
-    await _raw(
+        await audit.append(entry(i))
+    await raw_sql(db, "UPDATE audit_records SET seq = seq + 10 WHERE seq = 3")
+    await raw_sql(
         db,
         "INSERT INTO audit_records SELECT 3, 'forged', created_at, platform, channel_id, thread_id, user_ref, "
         "user_email, action, allowed, reason_code, rules, retrieved, status, model, prompt_version, policy_version, "
@@ -130,9 +97,9 @@ async def test_inserted_record_is_detected(db: Database, audit: AuditStore) -> N
 async def test_reordered_records_are_detected(db: Database, audit: AuditStore) -> None:
     """Swapping the positions of records 2 and 3 fails at record 2."""
     for i in range(4):
-        await audit.append(_entry(i))
-    await _raw(db, "UPDATE audit_records SET seq = 100 WHERE seq = 2")
-    await _raw(db, "UPDATE audit_records SET seq = 2 WHERE seq = 3")
-    await _raw(db, "UPDATE audit_records SET seq = 3 WHERE seq = 100")
+        await audit.append(entry(i))
+    await raw_sql(db, "UPDATE audit_records SET seq = 100 WHERE seq = 2")
+    await raw_sql(db, "UPDATE audit_records SET seq = 2 WHERE seq = 3")
+    await raw_sql(db, "UPDATE audit_records SET seq = 3 WHERE seq = 100")
     result = await audit.verify()
     assert (False, 2) == (result.ok, result.first_bad)

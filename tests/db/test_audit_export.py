@@ -40,6 +40,7 @@ from bot.audit.export import (
 )
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError
+from tests.db.audit_support import raw_sql
 
 pytestmark = pytest.mark.db
 
@@ -77,19 +78,6 @@ def _entry(i: int) -> AuditEntry:
         policy_version="abc",
         first_token_ms=300 if i % 2 == 0 else None,
     )
-
-
-@pytest.fixture
-def audit(db: Database, tmp_path: Path) -> AuditStore:
-    """An audit store with a fresh key."""
-    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
-
-
-async def _raw(db: Database, sql: str) -> None:
-    """Run SQL as a DBA would, with triggers off (session_replication_role = replica)."""
-    async with db.engine.begin() as conn:
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(text(sql))
 
 
 async def _jsonl(audit: AuditStore, **options: object) -> list[dict[str, object]]:
@@ -163,7 +151,7 @@ async def test_since_and_until_filter_on_created_at(db: Database, audit: AuditSt
     for i in range(3):
         await audit.append(_entry(i))
     for seq, when in ((1, "2025-01-01 00:00:00+00"), (2, "2025-06-01 00:00:00+00"), (3, "2026-01-01 00:00:00+00")):
-        await _raw(db, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
+        await raw_sql(db, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
 
     async def seqs(**options: object) -> list[object]:
         return [r["seq"] for r in await _jsonl(audit, **options)]
@@ -370,7 +358,7 @@ async def test_checkpoint_verifies_until_tampered(db: Database, audit: AuditStor
     assert (True, 7) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
 
     # A DBA edits record 2: the chain check fails.
-    await _raw(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+    await raw_sql(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
     check = await verify_checkpoint(audit, parse(line), key)
     assert not check.ok
     assert "chain broken at record 2" in check.problem
@@ -390,7 +378,7 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: 
         fields["created_at"] = row["created_at"].astimezone(UTC).isoformat()
         fields["user_email"] = "mallory@example.co.jp"
         new = record_hash(fields, prev)
-        await _raw(
+        await raw_sql(
             db,
             f"UPDATE audit_records SET user_email = 'mallory@example.co.jp', prev_hash = '{prev}', hash = '{new}' "
             f"WHERE seq = {row['seq']}",
@@ -399,7 +387,7 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: 
     assert (await audit.verify()).ok
     check = await verify_checkpoint(audit, parse(line), key)
     assert (False, "record 4 no longer has the checkpointed hash") == (check.ok, check.problem)
-    await _raw(db, "DELETE FROM audit_records WHERE seq = 4")
+    await raw_sql(db, "DELETE FROM audit_records WHERE seq = 4")
     assert "record 4 is missing" == (await verify_checkpoint(audit, parse(line), key)).problem
 
 

@@ -13,38 +13,17 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.audit import AuditEntry, AuditStore, Keyring, MissingKeyError, TextCipher
+from bot.audit import AuditStore, Keyring, MissingKeyError, TextCipher
 from bot.audit.export import export_rows
 from bot.audit.keyring import rotate_key
 from bot.audit.retention import add_hold, list_holds, purge_text, release_hold
 from bot.db import Database, _alembic_config
 from bot.errors import ConfigurationError, InputError
+from tests.db.audit_support import entry
 
 pytestmark = pytest.mark.db
 
 _LATER = datetime.now(UTC) + timedelta(days=100)  # "now" for the purge: every record is 100 days old
-
-
-def _entry(i: int, email: str = "alice@example.co.jp", channel: str | None = None) -> AuditEntry:
-    return AuditEntry(
-        platform="slack",
-        user_ref=f"U{i}",
-        user_email=email,
-        action="ask",
-        allowed=True,
-        reason_code="allowed",
-        status="answered",
-        question=f"経費精算の締め日は？ #{i}",
-        answer=f"毎月25日です。 #{i}",
-        latency_ms=1000 + i,
-        channel_id=channel,
-    )
-
-
-@pytest.fixture
-def audit(db: Database, tmp_path: Path) -> AuditStore:
-    """An audit store with a fresh single key, built as before keyrings existed."""
-    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
 
 
 async def _texts(db: Database) -> dict[int, tuple[bool, bool]]:
@@ -58,16 +37,16 @@ async def _texts(db: Database) -> dict[int, tuple[bool, bool]]:
 async def test_purge_removes_old_text_keeps_recent_and_the_chain(db: Database, audit: AuditStore) -> None:
     """With "now" 90 days and a second after record 1, only record 1 loses both texts; records 2-3
     (a second younger) keep theirs; every hash stays; the chain verifies; recent text still decrypts."""
-    await audit.append(_entry(1))
+    await audit.append(entry(1))
     await asyncio.sleep(1.1)  # created_at is kept to the second
     for i in (2, 3):
-        await audit.append(_entry(i))
+        await audit.append(entry(i))
     first = (await audit.recent(3))[-1]
     async with db.engine.connect() as conn:
         before = (await conn.execute(text("SELECT * FROM audit_records ORDER BY seq"))).mappings().all()
 
-    assert 0 == (await purge_text(db.sessions, 90)).purged  # nothing is 90 days old today
-    result = await purge_text(db.sessions, 90, now=first.created_at + timedelta(days=90, seconds=1))
+    assert 0 == (await purge_text(db.sessions, 90, 90)).purged  # nothing is 90 days old today
+    result = await purge_text(db.sessions, 90, 90, now=first.created_at + timedelta(days=90, seconds=1))
     assert (1, 0, False) == (result.purged, result.held, result.dry_run)
     assert {1: (False, False), 2: (True, True), 3: (True, True)} == await _texts(db)
     async with db.engine.connect() as conn:
@@ -81,40 +60,40 @@ async def test_purge_removes_old_text_keeps_recent_and_the_chain(db: Database, a
     assert purged is not None
     assert kept is not None
     assert (None, None) == (audit.decrypt_question(purged), audit.decrypt_answer(purged))
-    assert _entry(2).question == audit.decrypt_question(kept)
+    assert entry(2).question == audit.decrypt_question(kept)
 
 
 async def test_purge_keeps_the_chain_verifying(db: Database, audit: AuditStore) -> None:
     """Purging every record's text (via a later "now") leaves a chain that verifies, and the export
     with text gives None for purged text; a second purge finds nothing."""
     for i in range(4):
-        await audit.append(_entry(i))
-    assert 4 == (await purge_text(db.sessions, 90, now=_LATER)).purged
+        await audit.append(entry(i))
+    assert 4 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
     assert {s: (False, False) for s in range(1, 5)} == await _texts(db)
     result = await audit.verify()
     assert (True, 4) == (result.ok, result.records)
     async with aclosing(export_rows(audit, include_text=True)) as rows:
         assert [(None, None)] * 4 == [(r["question"], r["answer"]) async for r in rows]
-    assert 0 == (await purge_text(db.sessions, 90, now=_LATER)).purged
-    assert 0 == (await purge_text(db.sessions, 101, now=_LATER)).purged  # nothing 101 days old
+    assert 0 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
+    assert 0 == (await purge_text(db.sessions, 101, 101, now=_LATER)).purged  # nothing 101 days old
 
 
 async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> None:
     """Records of a held user (any case) or in a held channel keep their text until the hold is released."""
-    await audit.append(_entry(1, "alice@example.co.jp", "C-ALL"))
-    await audit.append(_entry(2, "bob@example.co.jp", "C-LEGAL"))
-    await audit.append(_entry(3, "bob@example.co.jp", None))
-    await audit.append(_entry(4, "carol@example.co.jp", "C-ALL"))
+    await audit.append(entry(1, "alice@example.co.jp", "C-ALL"))
+    await audit.append(entry(2, "bob@example.co.jp", "C-LEGAL"))
+    await audit.append(entry(3, "bob@example.co.jp", None))
+    await audit.append(entry(4, "carol@example.co.jp", "C-ALL"))
     user = await add_hold(db.sessions, "user", " Alice@Example.co.jp ", "litigation 2026-17")
     channel = await add_hold(db.sessions, "channel", "C-LEGAL", "investigation")
     assert ("alice@example.co.jp", "C-LEGAL") == (user.value, channel.value)
     assert [user.id, channel.id] == [h.id for h in await list_holds(db.sessions)]
 
-    dry = await purge_text(db.sessions, 90, now=_LATER, dry_run=True)
+    dry = await purge_text(db.sessions, 90, 90, now=_LATER, dry_run=True)
     assert (2, 2, True) == (dry.purged, dry.held, dry.dry_run)
     assert {s: (True, True) for s in range(1, 5)} == await _texts(db)  # dry run changed nothing
 
-    result = await purge_text(db.sessions, 90, now=_LATER)
+    result = await purge_text(db.sessions, 90, 90, now=_LATER)
     assert (2, 2) == (result.purged, result.held)
     assert {1: (True, True), 2: (True, True), 3: (False, False), 4: (False, False)} == await _texts(db)
     assert (await audit.verify()).ok
@@ -127,7 +106,7 @@ async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> N
         await release_hold(db.sessions, user.id)
     with pytest.raises(InputError, match="no legal hold 999"):
         await release_hold(db.sessions, 999)
-    assert (1, 1) == ((r := await purge_text(db.sessions, 90, now=_LATER)).purged, r.held)
+    assert (1, 1) == ((r := await purge_text(db.sessions, 90, 90, now=_LATER)).purged, r.held)
     assert {1: (False, False), 2: (True, True)} == {s: v for s, v in (await _texts(db)).items() if s <= 2}
     assert (await audit.verify()).ok
 
@@ -144,7 +123,7 @@ async def test_hold_input_is_checked(db: Database) -> None:
         async with db.engine.begin() as conn:
             await conn.execute(text("INSERT INTO legal_holds (kind, value, reason) VALUES ('group', 'g', 'x')"))
     with pytest.raises(InputError, match="at least 1 day"):
-        await purge_text(db.sessions, 0)
+        await purge_text(db.sessions, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +141,7 @@ async def test_hold_input_is_checked(db: Database) -> None:
 )
 async def test_the_trigger_allows_only_removing_text(db: Database, audit: AuditStore, sql: str) -> None:
     """Any UPDATE that changes another column or puts text back, and every DELETE/TRUNCATE, is refused."""
-    await audit.append(_entry(1))
+    await audit.append(entry(1))
     with pytest.raises(DBAPIError, match="append-only"):
         async with db.engine.begin() as conn:
             await conn.execute(text(sql))
@@ -171,7 +150,7 @@ async def test_the_trigger_allows_only_removing_text(db: Database, audit: AuditS
 
 async def test_text_cannot_be_put_back_after_a_purge(db: Database, audit: AuditStore) -> None:
     """Once NULL, text stays NULL; removing one text alone is allowed."""
-    await audit.append(_entry(1))
+    await audit.append(entry(1))
     async with db.engine.begin() as conn:
         await conn.execute(text("UPDATE audit_records SET answer_enc = NULL"))
     assert {1: (True, False)} == await _texts(db)
@@ -186,16 +165,16 @@ async def test_records_before_and_after_rotation_both_decrypt(db: Database, tmp_
     each row names its key; export --include-text works across keys."""
     current, old_dir = tmp_path / "keys" / "audit.key", tmp_path / "keys" / "old"
     first = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
-    await first.append(_entry(1))
+    await first.append(entry(1))
     done = rotate_key(current, old_dir)
     second = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
-    await second.append(_entry(2))
+    await second.append(entry(2))
 
     async with db.engine.connect() as conn:
         key_ids = (await conn.execute(text("SELECT key_id FROM audit_records ORDER BY seq"))).scalars().all()
     assert [done.old_key_id, done.new_key_id] == key_ids
     async with aclosing(export_rows(second, include_text=True)) as rows:
-        assert [_entry(1).question, _entry(2).question] == [r["question"] async for r in rows]
+        assert [entry(1).question, entry(2).question] == [r["question"] async for r in rows]
     assert (await second.verify()).ok
 
     # A store given only the new key as a plain cipher (no old keys) cannot read record 1.
@@ -210,24 +189,24 @@ async def test_a_deleted_key_file_shreds_its_records(db: Database, tmp_path: Pat
     under the current key still decrypt and the chain still verifies."""
     current, old_dir = tmp_path / "audit.key", tmp_path / "old"
     store = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
-    old_id = await store.append(_entry(1))
+    old_id = await store.append(entry(1))
     done = rotate_key(current, old_dir)
     done.old_key_file.unlink()
     store = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
-    new_id = await store.append(_entry(2))
+    new_id = await store.append(entry(2))
 
     old_record, new_record = await store.get(old_id), await store.get(new_id)
     assert old_record is not None
     assert new_record is not None
     with pytest.raises(MissingKeyError, match=rf"audit record 1: .*its key {done.old_key_id} is neither"):
         store.decrypt_answer(old_record)
-    assert _entry(2).answer == store.decrypt_answer(new_record)
+    assert entry(2).answer == store.decrypt_answer(new_record)
     assert (await store.verify()).ok
 
 
 async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditStore) -> None:
     """Downgrading drops legal_holds and refuses even text removal again; upgrading brings both back."""
-    await audit.append(_entry(1))
+    await audit.append(entry(1))
     url = db.engine.url.render_as_string(hide_password=False)
     await asyncio.to_thread(command.downgrade, _alembic_config(url), "2026_11_24_0003")
     with pytest.raises(DBAPIError, match="append-only"):
@@ -236,5 +215,5 @@ async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditS
     async with db.engine.connect() as conn:
         assert (await conn.execute(text("SELECT to_regclass('legal_holds')"))).scalar_one() is None
     await db.upgrade()
-    assert 1 == (await purge_text(db.sessions, 90, now=_LATER)).purged
+    assert 1 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
     assert [] == await list_holds(db.sessions)

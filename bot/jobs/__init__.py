@@ -1,0 +1,1 @@
+"""Scheduled work: the leader-elected scheduler and the jobs it runs (retention)."""

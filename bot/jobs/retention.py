@@ -1,0 +1,106 @@
+"""Retention as a job: apply the policy's periods and leave an audit record of what was removed.
+
+The same function serves ``kura audit purge`` and the daily scheduled run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from zoneinfo import ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.audit import AuditEntry
+from bot.audit.keyring import checkpoint_key_file
+from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe
+from bot.audit.signing import load_key
+from bot.errors import ConfigurationError, KuraError
+from bot.jobs.scheduler import ScheduledJob
+from bot.settings import SchedulerSettings
+from bot.wiring import Runtime
+
+__all__ = ["retention_job", "retention_trigger", "run_retention"]
+
+_log = logging.getLogger(__name__)
+
+
+async def run_retention(
+    rt: Runtime,
+    *,
+    platform: str,
+    actor: str,
+    command: str,
+    text_days: int | None = None,
+    records_days: int | None = None,
+    dry_run: bool = False,
+) -> RetentionReport:
+    """Apply the runtime's retention plan (``text_days``/``records_days`` override it) and, unless
+    ``dry_run``, append an audit record by ``actor`` saying what went.
+
+    The checkpoint key is created when records are due for removal and there is none yet: the
+    retention anchor must be signed, and verification needs the same key afterwards.
+    """
+    started = time.perf_counter()
+    plan: RetentionPlan = rt.retention_plan()
+    if text_days is not None:
+        plan = replace(plan, question_text_days=text_days, answer_text_days=text_days, source=command)
+    if records_days is not None:
+        plan = replace(plan, audit_metadata_days=records_days, source=command)
+    key = None
+    if plan.audit_metadata_days is not None:
+        key = load_key(checkpoint_key_file(rt.settings), create=True)
+        rt.audit.use_anchor_key(key)
+    report = await apply_retention(rt.database.sessions, plan, key, dry_run=dry_run)
+    lines = describe(report)
+    if not dry_run:
+        await rt.audit.append(
+            AuditEntry(
+                platform=platform,
+                user_ref=actor,
+                user_email=None,
+                action="admin",
+                allowed=True,
+                reason_code="retention",
+                status="done",
+                question=command,
+                answer="\n".join(lines),
+                latency_ms=int((time.perf_counter() - started) * 1000),
+                policy_version=rt.policy.current().version,
+            )
+        )
+    for line in lines:
+        _log.info("retention: %s", line)
+    return report
+
+
+def retention_trigger(settings: SchedulerSettings) -> CronTrigger:
+    """When retention runs: ``KURA_SCHEDULER_RETENTION_CRON`` in ``KURA_SCHEDULER_TIMEZONE``.
+
+    Raises:
+        ConfigurationError: the cron line or the time zone is not valid.
+    """
+    try:
+        return CronTrigger.from_crontab(settings.retention_cron, timezone=settings.timezone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigurationError(
+            f"KURA_SCHEDULER_RETENTION_CRON={settings.retention_cron!r} "
+            f"KURA_SCHEDULER_TIMEZONE={settings.timezone!r}: {exc}"
+        ) from exc
+
+
+def retention_job(rt: Runtime) -> ScheduledJob:
+    """The scheduled retention run. A failed run is logged and tried again at the next fire time;
+    the service carries on."""
+    s = rt.settings.scheduler
+    command = f"scheduled retention ({s.retention_cron} {s.timezone})"
+
+    async def run() -> None:
+        try:
+            await run_retention(rt, platform="scheduler", actor="scheduler:retention", command=command)
+        except (KuraError, SQLAlchemyError, OSError) as exc:
+            _log.error("retention: the scheduled run failed (%s): %s", type(exc).__name__, exc)
+
+    return ScheduledJob("retention", retention_trigger(s), run)

@@ -1,0 +1,16 @@
+"""Fixtures of the database tests (the database itself comes from tests/conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.audit import AuditStore, TextCipher
+from bot.db import Database
+
+
+@pytest.fixture
+def audit(db: Database, tmp_path: Path) -> AuditStore:
+    """An audit store with a fresh single key (as before keyrings existed)."""
+    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))

@@ -1,0 +1,121 @@
+"""The scheduler on the real database: one leader among processes, failover when the leader's
+connection dies, jobs run only by the leader; the retention job's trigger comes from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from bot.db import Database
+from bot.errors import ConfigurationError
+from bot.jobs.retention import retention_job, retention_trigger
+from bot.jobs.scheduler import LEADER_LOCK, ScheduledJob, Scheduler
+from bot.settings import DatabaseSettings, KuraSettings, SchedulerSettings
+from bot.wiring import default_policy_file, open_runtime
+
+pytestmark = pytest.mark.db
+
+
+def _counting(runs: list[str], name: str) -> ScheduledJob:
+    async def run() -> None:
+        runs.append(name)
+
+    return ScheduledJob("tick", IntervalTrigger(seconds=0.3), run)
+
+
+async def _until(condition: asyncio.Event, seconds: float = 10.0) -> None:
+    await asyncio.wait_for(condition.wait(), seconds)
+
+
+async def test_one_leader_runs_the_jobs_and_a_standby_takes_over(db: Database) -> None:
+    """A leads and runs its job; B waits without running anything; when A stops, B leads."""
+    runs: list[str] = []
+    a = Scheduler(db.engine, [_counting(runs, "a")], check_s=0.2)
+    b = Scheduler(db.engine, [_counting(runs, "b")], check_s=0.2)
+    await a.start()
+    await _until(a.leading)
+    await b.start()
+    await asyncio.sleep(1.2)
+    try:
+        assert (True, False) == (a.is_leader, b.is_leader)
+        assert "a" in runs
+        assert "b" not in runs
+        await a.stop()
+        assert not a.is_leader
+        await _until(b.leading)
+        before = len(runs)
+        await asyncio.sleep(1.0)
+        assert {"b"} == set(runs[before:])
+    finally:
+        await a.stop()
+        await b.stop()
+    async with db.engine.connect() as conn:
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key"
+        assert 0 == (await conn.execute(text(held), {"key": LEADER_LOCK})).scalar_one()
+
+
+async def test_a_leader_that_loses_its_connection_steps_down(db: Database) -> None:
+    """The leader's session is killed (as when its database connection drops): its lock goes with
+    it, it stops running jobs, and the standby becomes the leader."""
+    runs: list[str] = []
+    a = Scheduler(db.engine, [_counting(runs, "a")], check_s=0.2)
+    b = Scheduler(db.engine, [_counting(runs, "b")], check_s=0.2)
+    await a.start()
+    await _until(a.leading)
+    await b.start()
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND objid = :key AND granted"
+                ),
+                {"key": LEADER_LOCK},
+            )
+        await _until(b.leading)
+        await asyncio.sleep(0.5)
+        assert not a.is_leader
+        cut = len(runs)
+        await asyncio.sleep(1.0)
+        assert {"b"} == set(runs[cut:])
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+def test_the_retention_trigger_comes_from_settings() -> None:
+    """03:17 Tokyo time by cron line; a bad line or zone is a configuration error naming the setting."""
+    trigger = retention_trigger(SchedulerSettings(timezone="Asia/Tokyo", retention_cron="17 3 * * *"))
+    start = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo: the next run is tomorrow 03:17 JST
+    fire = trigger.get_next_fire_time(None, start)
+    assert datetime(2026, 11, 24, 18, 17, tzinfo=UTC) == fire.astimezone(UTC)
+    assert timedelta(hours=18, minutes=17) == fire - start
+    with pytest.raises(ConfigurationError, match="KURA_SCHEDULER_RETENTION_CRON='17 3 \\* \\*'"):
+        retention_trigger(SchedulerSettings(retention_cron="17 3 * *"))
+    with pytest.raises(ConfigurationError, match="KURA_SCHEDULER_TIMEZONE='Mars/Olympus'"):
+        retention_trigger(SchedulerSettings(timezone="Mars/Olympus"))
+
+
+async def test_the_retention_job_applies_the_policy_and_is_audited(db: Database, tmp_path: Path) -> None:
+    """The job as ``kura serve`` schedules it: it runs retention with the policy's plan (creating the
+    checkpoint key the anchors need), writes one record as scheduler:retention, and the chain holds."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    settings = KuraSettings(data_dir=tmp_path / "data", database=DatabaseSettings(url=SecretStr(url)))
+    async with open_runtime(settings) as rt:
+        await retention_job(rt).run()
+        [record] = await rt.audit.recent(5)
+        assert ("scheduler", "scheduler:retention", "retention") == (
+            record.platform,
+            record.user_ref,
+            record.reason_code,
+        )
+        answer = rt.audit.decrypt_answer(record) or ""
+        assert answer.startswith(f"retention from {default_policy_file()}: question text 90 days")
+        assert (tmp_path / "data" / "keys" / "checkpoint.key").exists()
+        assert (await rt.audit.verify()).ok
