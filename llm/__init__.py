@@ -3,7 +3,7 @@
 Imports nothing of Kura's; ``bot`` and ``knowledge`` depend on it.
 """
 
-from llm.chat import ChatMessage, ChatModel, OpenAIChatModel
+from llm.chat import ChatMessage, ChatModel, OpenAIChatModel, TokenUsage
 from llm.embeddings import E5Embedder, Embedder, OpenAIEmbedder
 from llm.errors import EmbeddingError, LLMError, ModelServerError
 from llm.prompts import PROMPT_VERSION, Passage, build_messages, detect_language
@@ -20,6 +20,7 @@ __all__ = [
     "OpenAIChatModel",
     "OpenAIEmbedder",
     "Passage",
+    "TokenUsage",
     "build_messages",
     "detect_language",
 ]

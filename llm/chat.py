@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai import AsyncStream
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from llm.errors import ModelServerError
 
-__all__ = ["ChatMessage", "ChatModel", "OpenAIChatModel"]
+__all__ = ["ChatMessage", "ChatModel", "OpenAIChatModel", "TokenUsage"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,27 @@ class ChatMessage:
     content: str
 
 
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens one request used, as counted by the model server."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total(self) -> int:
+        """Prompt and completion tokens together."""
+        return self.prompt_tokens + self.completion_tokens
+
+
 class ChatModel(Protocol):
-    """Generates an answer from chat messages, streamed as text pieces."""
+    """Generates an answer from chat messages, streamed as text pieces, then its token count if known."""
 
     name: str
 
-    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> AsyncIterator[str]:
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> AsyncIterator[str | TokenUsage]:
         """Stream the answer.
 
         Args:
@@ -35,7 +55,9 @@ class ChatModel(Protocol):
             max_tokens: cap on generated tokens; the model's default when None.
 
         Returns:
-            An async iterator of text pieces, in order.
+            An async iterator of text pieces, in order, then at most one :class:`TokenUsage` as the
+            last item when the server counted the request's tokens (callers estimate without it).
+            An implementation that cannot count simply yields only text.
 
         Raises:
             ModelServerError: the server is unreachable, timed out, or failed mid-stream.
@@ -44,16 +66,24 @@ class ChatModel(Protocol):
 
 
 class OpenAIChatModel:
-    """Streams from any server that speaks OpenAI's ``/v1/chat/completions``."""
+    """Streams from any server that speaks OpenAI's ``/v1/chat/completions``.
+
+    Asks for usage in the stream (``stream_options.include_usage``, which vLLM and OpenAI honour and
+    llama.cpp's Python server ignores). A server that rejects the option (400/422) is asked again
+    without it, and this model stops sending it once that retry succeeds.
+    """
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, *, max_tokens: int, temperature: float) -> None:
         self._client = client
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._ask_usage = True
         self.name = model
 
-    async def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> AsyncIterator[str]:
-        """Stream the answer's text pieces; see :class:`ChatModel`."""
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> AsyncIterator[str | TokenUsage]:
+        """Stream the answer's text pieces, then the server's token count if it sent one; see :class:`ChatModel`."""
         params: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": m.content}
             if m.role == "system"
@@ -62,17 +92,49 @@ class OpenAIChatModel:
             else {"role": "user", "content": m.content}
             for m in messages
         ]
+        usage: CompletionUsage | None = None
         try:
-            response = await self._client.chat.completions.create(
-                model=self.name,
-                messages=params,
-                max_tokens=max_tokens or self._max_tokens,
-                temperature=self._temperature,
-                stream=True,
-            )
+            response = await self._open(params, max_tokens or self._max_tokens)
             async for chunk in response:
+                # vLLM and OpenAI send usage in a last chunk without choices; some servers on every
+                # chunk (running totals): the last one counts.
+                if chunk.usage is not None:
+                    usage = chunk.usage
                 for choice in chunk.choices:
                     if choice.delta.content:
                         yield choice.delta.content
         except openai.OpenAIError as exc:
             raise ModelServerError(f"chat server failed: {type(exc).__name__}") from exc
+        if usage is not None:
+            yield TokenUsage(usage.prompt_tokens, usage.completion_tokens)
+
+    async def _open(
+        self, params: list[ChatCompletionMessageParam], max_tokens: int
+    ) -> AsyncStream[ChatCompletionChunk]:
+        if not self._ask_usage:
+            return await self._create(params, max_tokens, with_usage=False)
+        try:
+            return await self._create(params, max_tokens, with_usage=True)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            # Strict servers reject parameters they do not know. The 400 may also be about the
+            # request itself (too long a prompt): only a retry that succeeds proves it was the option.
+            response = await self._create(params, max_tokens, with_usage=False)
+            self._ask_usage = False
+            _log.warning(
+                "chat server rejected stream_options, token counts will be estimated model=%s status=%d",
+                self.name,
+                exc.status_code,
+            )
+            return response
+
+    async def _create(
+        self, params: list[ChatCompletionMessageParam], max_tokens: int, *, with_usage: bool
+    ) -> AsyncStream[ChatCompletionChunk]:
+        return await self._client.chat.completions.create(
+            model=self.name,
+            messages=params,
+            max_tokens=max_tokens,
+            temperature=self._temperature,
+            stream=True,
+            stream_options={"include_usage": True} if with_usage else openai.omit,
+        )

@@ -42,7 +42,7 @@ from bot.errors import (
     user_message,
 )
 from knowledge import RetrievedChunk, Retriever
-from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, build_messages, detect_language
+from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, TokenUsage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
 from policies import Classification, Decision, Request, decide
 from policies.guards import endpoints_for
@@ -202,8 +202,12 @@ class Pipeline:
         prompt = build_messages(message.text, passages, history)
         model, prompt = self._route(chunks, prompt, entry)
         parts: list[str] = []
+        usage: TokenUsage | None = None
         try:
             async for piece in model.stream(prompt, max_tokens=self._config.max_tokens):
+                if isinstance(piece, TokenUsage):
+                    usage = piece
+                    continue
                 if not parts:
                     entry.first_token_ms = int((time.perf_counter() - started) * 1000)
                 parts.append(piece)
@@ -214,8 +218,12 @@ class Pipeline:
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
         answer = sanitize_answer("".join(parts), self._config.link_hosts).strip()
-        # Streaming servers do not all report usage: estimate (CJK ~1 token per 2 characters).
-        entry.tokens = sum(len(m.content) for m in prompt) // 2 + len(parts)
+        if usage is not None:
+            entry.tokens = usage.total
+        else:
+            # The server did not count (llama.cpp's embedded server never does when streaming):
+            # estimate, CJK ~1 token per 2 characters and ~1 token per streamed piece.
+            entry.tokens = sum(len(m.content) for m in prompt) // 2 + len(parts)
         if not answer:
             _log.warning("model returned an empty answer model=%s", model.name)
             text = user_message(ModelUnavailable.code, language)
