@@ -4,8 +4,10 @@ fake Slack speaking the real Web API and Socket Mode protocols, and Kura's Slack
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.adapters.slack.runner import SlackRunner
 from bot.db import Database
-from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettings, SlackSettings
+from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettings, PolicySettings, SlackSettings
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 from llm.catalog import get_local_model
 from llm.runtime import LocalModelServer, ensure_model_file
@@ -70,13 +72,91 @@ async def adapter_db_url(server_url: str) -> AsyncIterator[str]:
     await admin.dispose()
 
 
-def settings_for(tmp_root: Path, db_url: str, llm_url: str) -> KuraSettings:
-    """Kura's settings for an adapter test."""
+def settings_for(tmp_root: Path, db_url: str, llm_url: str, *, policy_file: Path | None = None) -> KuraSettings:
+    """Kura's settings for an adapter test (the shipped policy unless ``policy_file`` is given)."""
     return KuraSettings(
         data_dir=tmp_root / "adapters",
         database=DatabaseSettings(url=SecretStr(db_url)),
         llm=LLMSettings(base_url=llm_url, model=SMOL, max_tokens=48, max_retries=0, timeout_s=60),
+        policy=PolicySettings(file=policy_file),
     )
+
+
+class DatabaseLink:
+    """A loopback TCP path to the session's PostgreSQL that a test can cut and restore: an outage
+    for one runtime (connections refused, open ones reset) without touching the shared server."""
+
+    def __init__(self, target_url: str) -> None:
+        self._target = make_url(target_url)
+        host = self._target.query.get("host")
+        # The embedded server listens on a Unix socket only: its socket file, found once.
+        self._socket = (
+            next(p for p in Path(host).glob(".s.PGSQL.*") if p.suffix != ".lock")
+            if isinstance(host, str) and host.startswith("/")
+            else None
+        )
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._open: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        """The target database's URL through this link."""
+        url = self._target.set(host="127.0.0.1", port=self._port, query={"sslmode": "disable"})
+        return url.render_as_string(hide_password=False)
+
+    async def up(self) -> None:
+        """Accept connections (on the same port as before, once it was bound)."""
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self._port)
+        self._port = int(self._server.sockets[0].getsockname()[1])
+
+    async def down(self) -> None:
+        """Refuse new connections and reset the open ones."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._open):
+            writer.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _connect_target(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._socket is not None:
+            return await asyncio.open_unix_connection(self._socket)
+        return await asyncio.open_connection(self._target.host, self._target.port or 5432)
+
+    async def _pipe(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await self._connect_target()
+        except OSError:
+            client_writer.transport.abort()
+            return
+        pair = {client_writer, server_writer}
+        self._open |= pair
+        try:
+            await asyncio.gather(self._copy(client_reader, server_writer), self._copy(server_reader, client_writer))
+        finally:
+            self._open -= pair
+
+    @staticmethod
+    async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.transport.abort()
+
+
+@pytest.fixture
+async def db_link(adapter_db_url: str) -> AsyncIterator[DatabaseLink]:
+    """A link to the adapter database, up."""
+    link = DatabaseLink(adapter_db_url)
+    await link.up()
+    yield link
+    await link.down()
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +184,18 @@ def slack_settings(fake: FakeSlack, *, socket: bool = True, streaming: str = "up
         streaming=streaming,
         update_interval_s=0.2,
     )
+
+
+@asynccontextmanager
+async def serving(fake: FakeSlack, runtime: Runtime) -> AsyncIterator[SlackRunner]:
+    """Kura's Slack runner in Socket Mode on ``runtime``, connected to the fake for the block's life."""
+    runner = SlackRunner(slack_settings(fake), HttpSettings(port=0), runtime)
+    await runner.start()
+    try:
+        await fake.wait_connected()
+        yield runner
+    finally:
+        await runner.stop()
 
 
 @pytest.fixture

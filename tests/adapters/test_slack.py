@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,9 +15,11 @@ import pytest
 from sqlalchemy import text
 
 from bot.adapters.slack.runner import SlackRunner
+from bot.core.messages import refusal_message
+from bot.errors import user_message
 from bot.settings import HttpSettings
-from bot.wiring import Runtime, open_runtime
-from tests.adapters.conftest import SIGNING_SECRET, settings_for, slack_settings
+from bot.wiring import Runtime, default_policy_file, open_runtime, sample_knowledge
+from tests.adapters.conftest import SIGNING_SECRET, DatabaseLink, serving, settings_for, slack_settings
 from tests.fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.adapters
@@ -204,6 +207,81 @@ async def test_model_down_gives_the_unavailable_reply_and_kura_keeps_serving(
     assert any(r.status == "unavailable" and r.user_email == "alice@example.co.jp" for r in records)
 
 
+async def test_direct_visibility_answers_the_asker_alone_with_their_own_rights(
+    fake_slack: FakeSlack, tmp_root: Path, tmp_path: Path, adapter_db_url: str, smol_url: str, runtime: Runtime
+) -> None:
+    """With `channels: visibility: direct` Carol's question in #general is answered to her alone, by
+    chat.postEphemeral in the thread, from hr/ (which alice, bob and dave may not read; compare
+    test_channel_answer_excludes_what_some_member_may_not_read); nothing appears in the channel."""
+    shipped = default_policy_file().read_text(encoding="utf-8")
+    assert "  visibility: channel\n" in shipped
+    policy = tmp_path / "direct.yaml"
+    policy.write_text(shipped.replace("  visibility: channel\n", "  visibility: direct\n"), encoding="utf-8")
+    # On the database where the session's `runtime` ingested the sample knowledge.
+    settings = settings_for(tmp_root, adapter_db_url, smol_url, policy_file=policy)
+    async with open_runtime(settings, with_model=True) as rt:
+        async with serving(fake_slack, rt):
+            payload = _mention(fake_slack, "U_CAROL", "C_GENERAL", "G3の基本給のレンジは？")
+            await fake_slack.send_envelope("events_api", payload)
+            ephemeral = (await fake_slack.wait_for("chat.postEphemeral", 1, timeout=120))[0].params
+        seen = [c.method for c in fake_slack.calls if c.method.startswith("chat.")]
+        assert ["chat.postEphemeral"] == seen
+        assert [] == fake_slack.messages("C_GENERAL")
+        assert ("C_GENERAL", "U_CAROL", payload["event"]["ts"]) == (
+            ephemeral["channel"],
+            ephemeral["user"],
+            ephemeral["thread_ts"],
+        )
+        assert "hr/" in _sources(ephemeral)
+        audit_id = next(b for b in ephemeral["blocks"] if b["type"] == "actions")["elements"][0]["value"]
+        async with rt.database.engine.connect() as conn:
+            record = (
+                await conn.execute(
+                    text("SELECT user_email, channel_id, rules, retrieved FROM audit_records WHERE id = :a"),
+                    {"a": audit_id},
+                )
+            ).one()
+    assert ("carol@example.co.jp", "C_GENERAL") == (record.user_email, record.channel_id)
+    assert any("channel answers go to the asker alone" in rule for rule in record.rules)
+    assert any(chunk["source"].startswith("hr/") for chunk in record.retrieved)
+
+
+async def test_database_down_gives_the_unavailable_reply_and_kura_recovers(
+    fake_slack: FakeSlack, tmp_root: Path, smol_url: str, db_link: DatabaseLink
+) -> None:
+    """With PostgreSQL unreachable a mention gets the short database-unavailable line in its thread (and is
+    not marked handled, so a retry would be answered); once it is back the next message is served."""
+    async with open_runtime(settings_for(tmp_root, db_link.url, smol_url), with_model=True) as rt:
+        async with serving(fake_slack, rt):
+            async with rt.database.engine.connect() as conn:  # a pooled connection for the outage to break
+                assert 1 == await conn.scalar(text("SELECT 1"))
+            await db_link.down()
+            first = _mention(fake_slack, "U_ALICE", "C_GENERAL", "経費精算の締め日は？")
+            await fake_slack.send_envelope("events_api", first)
+            post = (await fake_slack.wait_for("chat.postMessage", 1, timeout=30))[0].params
+            assert (first["event"]["ts"], user_message("database_unavailable", "ja")) == (
+                post["thread_ts"],
+                post["text"],
+            )
+            assert not post.get("blocks")
+            await db_link.up()
+            second = _dm(fake_slack, "U_NOMAIL", "D_NOMAIL", "Is Kura back?")
+            await fake_slack.send_envelope("events_api", second)
+            await _answered(fake_slack)
+            assert "not registered" in _final(fake_slack, "D_NOMAIL", second["event"]["ts"])["text"]
+        async with rt.database.engine.connect() as conn:
+            claimed = set(
+                await conn.scalars(
+                    text("SELECT event_id FROM handled_events WHERE event_id = ANY(:ids)"),
+                    {"ids": [first["event_id"], second["event_id"]]},
+                )
+            )
+    assert {second["event_id"]} == claimed
+    assert ["chat.postMessage", "chat.postMessage", "chat.update"] == [
+        c.method for c in fake_slack.calls if c.method.startswith("chat.")
+    ]
+
+
 def _command(fake: FakeSlack, user: str, command_text: str) -> dict[str, Any]:
     return {
         "token": "x",
@@ -235,6 +313,48 @@ async def test_admin_command_works_for_dave_and_is_refused_for_alice(
     assert any("Kura admin commands" in t for t in texts)
     assert any("carol@example.co.jp" in t and "clearance: confidential" in t for t in texts)
     assert any("audit chain intact" in t for t in texts)
+
+
+async def test_admin_sources_sync_and_audit_recent_for_dave_and_audited(
+    fake_slack: FakeSlack, socket_kura: SlackRunner, runtime: Runtime
+) -> None:
+    """/kura sources lists the sample knowledge with its document count, /kura sync re-ingests it (all
+    unchanged), alice's /kura sync is refused, and /kura audit recent lists those three records."""
+    root = sample_knowledge().resolve()
+    files = len(runtime.ingestor.files(root))
+
+    async def command(user: str, words: str) -> str:
+        done = len(fake_slack.calls_to("response_url")) + 1
+        await fake_slack.send_envelope("slash_commands", _command(fake_slack, user, words))
+        response = (await fake_slack.wait_for("response_url", done, timeout=60))[-1].params
+        assert "ephemeral" == response.get("response_type")
+        return str(response["text"])
+
+    sources = await command("U_DAVE", "sources")
+    synced = await command("U_DAVE", "sync")
+    refused = await command("U_ALICE", "sync")
+    recent = await command("U_DAVE", "audit recent")
+
+    assert sources.startswith("*Knowledge sources*\n")
+    assert f"• `{root}` — {files} documents, " in sources
+    assert synced.startswith(f"*Sync*\n• `{root}`: unchanged {files} (")
+    assert refusal_message("action_not_allowed", "ja") == refused
+    records = await runtime.audit.recent(4)
+    assert [
+        ("U_DAVE", "/kura audit recent", True, "answered"),
+        ("U_ALICE", "/kura sync", False, "refused"),
+        ("U_DAVE", "/kura sync", True, "answered"),
+        ("U_DAVE", "/kura sources", True, "answered"),
+    ] == [(r.user_ref, runtime.audit.decrypt_question(r), r.allowed, r.status) for r in records]
+    assert all("admin" == r.action for r in records)
+    assert [refused, synced, sources] == [runtime.audit.decrypt_answer(r) for r in records[1:]]
+    assert recent.startswith("*Recent audit records*\n")
+    for r, shown in zip(
+        records[1:],
+        ["denied:action_not_allowed refused", "allowed answered", "allowed answered"],
+        strict=True,
+    ):
+        assert f"slack {r.user_email} admin {shown} `{r.id[:8]}`" in recent
 
 
 async def test_feedback_click_is_stored_against_the_audit_record(
