@@ -11,7 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 import migrations
@@ -69,7 +70,12 @@ class Database:
             "postgres://", "postgresql+psycopg://", 1
         )
         self._url = url
-        self._engine = create_async_engine(url, pool_size=self._settings.database.pool_size, pool_pre_ping=True)
+        role = self._settings.database.run_as
+        # The role is set by the connection's startup options, so no statement runs with more rights.
+        connect_args = {"options": f"-c role={role}"} if role else {}
+        self._engine = create_async_engine(
+            url, pool_size=self._settings.database.pool_size, pool_pre_ping=True, connect_args=connect_args
+        )
         self.sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     def _upgrade(self) -> None:
@@ -93,16 +99,32 @@ class Database:
             raise DatabaseUnavailable(f"migrations failed: {type(exc).__name__}: {exc}") from exc
 
     async def ensure_schema(self) -> None:
-        """Migrate the embedded database; for an external one, insist that migrations were run."""
+        """Migrate the embedded database; for an external one, insist that migrations were run.
+        Then connect once as the runtime role, so a role that cannot be used fails here, clearly."""
         if self.embedded:
             await self.upgrade()
-            return
+        else:
+            try:
+                pending = await asyncio.to_thread(self._pending)
+            except Exception as exc:
+                raise DatabaseUnavailable(f"cannot reach the database: {type(exc).__name__}") from exc
+            if pending:
+                raise ConfigurationError("the database schema is not current: run `kura db upgrade`")
+        await self._check_role()
+
+    async def _check_role(self) -> None:
+        role = self._settings.database.run_as
         try:
-            pending = await asyncio.to_thread(self._pending)
-        except Exception as exc:
-            raise DatabaseUnavailable(f"cannot reach the database: {type(exc).__name__}") from exc
-        if pending:
-            raise ConfigurationError("the database schema is not current: run `kura db upgrade`")
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            if not role or "role" not in str(exc.orig):
+                raise DatabaseUnavailable(f"cannot reach the database: {type(exc.orig).__name__}") from exc
+            first = str(exc.orig).strip().splitlines()[-1].strip()
+            raise ConfigurationError(
+                f"cannot act as the database role {role} ({first}): run `kura db upgrade` as the tables' owner, "
+                f"GRANT {role} TO the login role, or set KURA_DATABASE_RUN_AS= (empty) to run as the login role"
+            ) from exc
 
     async def stop_embedded(self) -> None:
         """Stop the embedded server now (it otherwise stops when the last process using it exits).

@@ -46,6 +46,9 @@ class DatabaseSettings(BaseModel):
 
     url: SecretStr | None = None
     pool_size: int = 5
+    #: The role Kura acts as once connected (``SET ROLE`` at connection start): ``kura_app``, made by
+    #: the migrations, cannot change or remove audit records. Empty: act as the login role itself.
+    run_as: str = Field(default="kura_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
 
 
 class LLMSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded PostgreSQL for the session, a fresh database per test that needs one."""
+"""Shared fixtures: one embedded PostgreSQL for the session, a fresh database per test that needs one
+(used as Kura uses it: as the ``kura_app`` role), and the same database as its owner."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.db import Database
 from bot.settings import DatabaseSettings, KuraSettings
@@ -37,7 +39,9 @@ async def server_url(tmp_root: Path) -> AsyncIterator[str]:
 async def db(server_url: str, tmp_root: Path) -> AsyncIterator[Database]:
     """A new, migrated database on the session's server, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = Database(KuraSettings(data_dir=tmp_root / "server", database=DatabaseSettings(url=SecretStr(server_url))))
+    admin = Database(
+        KuraSettings(data_dir=tmp_root / "server", database=DatabaseSettings(url=SecretStr(server_url), run_as=""))
+    )
     await admin.start()
     async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -51,3 +55,12 @@ async def db(server_url: str, tmp_root: Path) -> AsyncIterator[Database]:
     async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     await admin.close()
+
+
+@pytest.fixture
+async def dba(db: Database) -> AsyncIterator[AsyncEngine]:
+    """The test database as its owner (a superuser), not as Kura's runtime role: for tampering
+    the way a DBA could, and for checking what the runtime role may not do."""
+    engine = create_async_engine(db.engine.url)
+    yield engine
+    await engine.dispose()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditEntry
-from bot.db import Database
 
 __all__ = ["entry", "raw_sql"]
 
@@ -32,8 +32,9 @@ def entry(i: int, email: str = "alice@example.co.jp", channel: str | None = None
     )
 
 
-async def raw_sql(db: Database, sql: str) -> None:
-    """Run SQL as a DBA would, with triggers off (session_replication_role = replica)."""
-    async with db.engine.begin() as conn:
+async def raw_sql(dba: AsyncEngine, sql: str) -> None:
+    """Run SQL as a DBA would (the owner, the ``dba`` fixture), with triggers off
+    (session_replication_role = replica)."""
+    async with dba.begin() as conn:
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         await conn.execute(text(sql))

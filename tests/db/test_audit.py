@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditStore
 from bot.audit.chain import GENESIS
@@ -46,45 +47,58 @@ async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: Au
     assert "経費精算の締め日は？ #1" == audit.decrypt_question(record)
 
 
-async def test_updates_and_deletes_are_refused_by_the_database(db: Database, audit: AuditStore) -> None:
-    """The append-only trigger rejects UPDATE, DELETE and TRUNCATE."""
+@pytest.mark.parametrize(
+    ("sql", "as_kura"),
+    [
+        ("UPDATE audit_records SET answer_sha256 = 'x'", "permission denied for table audit_records"),
+        ("DELETE FROM audit_records", "append-only"),  # granted for retention; the trigger decides
+        ("TRUNCATE audit_records CASCADE", "permission denied for table audit_records"),
+        ("ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only", "must be owner"),
+        ("SET session_replication_role = replica", "permission denied to set parameter"),
+    ],
+)
+async def test_updates_and_deletes_are_refused_by_the_database(
+    db: Database, audit: AuditStore, dba: AsyncEngine, sql: str, as_kura: str
+) -> None:
+    """Kura's role (kura_app) lacks the grants, or meets the append-only trigger; the owner, who has
+    every grant, still meets the trigger (ALTER and SET aside: an owner may, and a DBA is outside)."""
     await audit.append(entry(1))
-    for sql in (
-        "UPDATE audit_records SET answer_sha256 = 'x'",
-        "DELETE FROM audit_records",
-        "TRUNCATE audit_records CASCADE",
-    ):
+    with pytest.raises(DBAPIError, match=as_kura):
+        async with db.engine.begin() as conn:
+            await conn.execute(text(sql))
+    if sql.startswith(("UPDATE", "DELETE", "TRUNCATE")):
         with pytest.raises(DBAPIError, match="append-only"):
-            async with db.engine.begin() as conn:
+            async with dba.begin() as conn:
                 await conn.execute(text(sql))
+    assert (await audit.verify()).ok
 
 
-async def test_edited_record_is_detected(db: Database, audit: AuditStore) -> None:
+async def test_edited_record_is_detected(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """Changing a field of record 2 (behind the trigger's back) fails verification at record 2."""
     for i in range(4):
         await audit.append(entry(i))
-    await raw_sql(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+    await raw_sql(dba, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
     result = await audit.verify()
     assert (False, 2) == (result.ok, result.first_bad)
     assert "hash" in result.problem
 
 
-async def test_deleted_record_is_detected(db: Database, audit: AuditStore) -> None:
+async def test_deleted_record_is_detected(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """Removing record 2 fails verification at the record after the gap."""
     for i in range(4):
         await audit.append(entry(i))
-    await raw_sql(db, "DELETE FROM audit_records WHERE seq = 2")
+    await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 2")
     result = await audit.verify()
     assert (False, 3) == (result.ok, result.first_bad)
 
 
-async def test_inserted_record_is_detected(db: Database, audit: AuditStore) -> None:
+async def test_inserted_record_is_detected(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """A forged record slipped in (a copy of record 2 as a new record 3, the rest shifted) fails."""
     for i in range(3):
         await audit.append(entry(i))
-    await raw_sql(db, "UPDATE audit_records SET seq = seq + 10 WHERE seq = 3")
+    await raw_sql(dba, "UPDATE audit_records SET seq = seq + 10 WHERE seq = 3")
     await raw_sql(
-        db,
+        dba,
         "INSERT INTO audit_records SELECT 3, 'forged', created_at, platform, channel_id, thread_id, user_ref, "
         "user_email, action, allowed, reason_code, rules, retrieved, status, model, prompt_version, policy_version, "
         "latency_ms, first_token_ms, key_id, question_enc, answer_enc, question_sha256, answer_sha256, prev_hash, "
@@ -94,12 +108,12 @@ async def test_inserted_record_is_detected(db: Database, audit: AuditStore) -> N
     assert (False, 3) == (result.ok, result.first_bad)
 
 
-async def test_reordered_records_are_detected(db: Database, audit: AuditStore) -> None:
+async def test_reordered_records_are_detected(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """Swapping the positions of records 2 and 3 fails at record 2."""
     for i in range(4):
         await audit.append(entry(i))
-    await raw_sql(db, "UPDATE audit_records SET seq = 100 WHERE seq = 2")
-    await raw_sql(db, "UPDATE audit_records SET seq = 2 WHERE seq = 3")
-    await raw_sql(db, "UPDATE audit_records SET seq = 3 WHERE seq = 100")
+    await raw_sql(dba, "UPDATE audit_records SET seq = 100 WHERE seq = 2")
+    await raw_sql(dba, "UPDATE audit_records SET seq = 2 WHERE seq = 3")
+    await raw_sql(dba, "UPDATE audit_records SET seq = 3 WHERE seq = 100")
     result = await audit.verify()
     assert (False, 2) == (result.ok, result.first_bad)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditStore, TextCipher
 from bot.audit.checkpoint import ChainHead, sign, verify_checkpoint
@@ -130,7 +131,9 @@ async def test_a_forged_anchor_is_detected(db: Database, keyed: AuditStore) -> N
     assert "retention anchor through record 2" in result.problem
 
 
-async def test_removal_without_an_anchor_or_past_it_is_refused_or_detected(db: Database, keyed: AuditStore) -> None:
+async def test_removal_without_an_anchor_or_past_it_is_refused_or_detected(
+    db: Database, keyed: AuditStore, dba: AsyncEngine
+) -> None:
     """The trigger refuses deleting past the newest anchor; a DBA who switches triggers off to delete
     anyway leaves a gap that verification reports."""
     for i in range(5):
@@ -140,7 +143,7 @@ async def test_removal_without_an_anchor_or_past_it_is_refused_or_detected(db: D
     with pytest.raises(DBAPIError, match="append-only"):
         async with db.engine.begin() as conn:
             await conn.execute(text("DELETE FROM audit_records WHERE seq = 5"))
-    await raw_sql(db, "DELETE FROM audit_records WHERE seq = 5")
+    await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 5")
     result = await keyed.verify()
     assert (False, 6) == (result.ok, result.first_bad)
     assert "expected record 5, found 6" == result.problem
@@ -150,13 +153,17 @@ async def test_removal_without_an_anchor_or_past_it_is_refused_or_detected(db: D
     "sql",
     ["UPDATE audit_anchors SET pruned = 1", "DELETE FROM audit_anchors", "TRUNCATE audit_anchors"],
 )
-async def test_anchors_are_append_only(db: Database, keyed: AuditStore, sql: str) -> None:
-    """An anchor, once written, cannot be changed or removed."""
+async def test_anchors_are_append_only(db: Database, keyed: AuditStore, dba: AsyncEngine, sql: str) -> None:
+    """An anchor, once written, cannot be changed or removed: Kura's role has no grant to, and the
+    owner meets the trigger."""
     for i in range(3):
         await keyed.append(entry(i))
     await prune_records(db.sessions, 365, _KEY, now=_LATER)
-    with pytest.raises(DBAPIError, match="audit_anchors is append-only"):
+    with pytest.raises(DBAPIError, match="permission denied for table audit_anchors"):
         async with db.engine.begin() as conn:
+            await conn.execute(text(sql))
+    with pytest.raises(DBAPIError, match="audit_anchors is append-only"):
+        async with dba.begin() as conn:
             await conn.execute(text(sql))
     assert (await keyed.verify()).ok
 

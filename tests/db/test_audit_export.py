@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditEntry, AuditStore, TextCipher
 from bot.audit.chain import GENESIS, record_hash
@@ -146,12 +147,12 @@ async def test_csv_has_one_header_and_json_cells(audit: AuditStore) -> None:
     assert "handbook/経費精算.md" in out.getvalue()  # UTF-8 as is, not \\u escapes
 
 
-async def test_since_and_until_filter_on_created_at(db: Database, audit: AuditStore) -> None:
+async def test_since_and_until_filter_on_created_at(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """``since`` is inclusive, ``until`` exclusive; naive times are UTC; offsets are honoured."""
     for i in range(3):
         await audit.append(_entry(i))
     for seq, when in ((1, "2025-01-01 00:00:00+00"), (2, "2025-06-01 00:00:00+00"), (3, "2026-01-01 00:00:00+00")):
-        await raw_sql(db, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
+        await raw_sql(dba, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
 
     async def seqs(**options: object) -> list[object]:
         return [r["seq"] for r in await _jsonl(audit, **options)]
@@ -330,7 +331,9 @@ def test_malformed_checkpoints_are_input_errors(bad: str) -> None:
         parse(bad)
 
 
-async def test_checkpoint_verifies_until_tampered(db: Database, audit: AuditStore, key: bytes, tmp_path: Path) -> None:
+async def test_checkpoint_verifies_until_tampered(
+    db: Database, audit: AuditStore, key: bytes, tmp_path: Path, dba: AsyncEngine
+) -> None:
     """sign → ok; altered line → fails; more records → the old checkpoint still holds; a record
     edited behind the trigger's back → fails."""
     for i in range(4):
@@ -358,13 +361,15 @@ async def test_checkpoint_verifies_until_tampered(db: Database, audit: AuditStor
     assert (True, 7) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
 
     # A DBA edits record 2: the chain check fails.
-    await raw_sql(db, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
+    await raw_sql(dba, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
     check = await verify_checkpoint(audit, parse(line), key)
     assert not check.ok
     assert "chain broken at record 2" in check.problem
 
 
-async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: AuditStore, key: bytes) -> None:
+async def test_rewritten_chain_is_caught_by_the_checkpoint(
+    db: Database, audit: AuditStore, key: bytes, dba: AsyncEngine
+) -> None:
     """Someone rewrites the chain from record 3 on and recomputes every hash: the chain verifies,
     but record 3 no longer has the checkpointed hash."""
     for i in range(4):
@@ -379,7 +384,7 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: 
         fields["user_email"] = "mallory@example.co.jp"
         new = record_hash(fields, prev)
         await raw_sql(
-            db,
+            dba,
             f"UPDATE audit_records SET user_email = 'mallory@example.co.jp', prev_hash = '{prev}', hash = '{new}' "
             f"WHERE seq = {row['seq']}",
         )
@@ -387,7 +392,7 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(db: Database, audit: 
     assert (await audit.verify()).ok
     check = await verify_checkpoint(audit, parse(line), key)
     assert (False, "record 4 no longer has the checkpointed hash") == (check.ok, check.problem)
-    await raw_sql(db, "DELETE FROM audit_records WHERE seq = 4")
+    await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 4")
     assert "record 4 is missing" == (await verify_checkpoint(audit, parse(line), key)).problem
 
 

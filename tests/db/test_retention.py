@@ -12,6 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditStore, Keyring, MissingKeyError, TextCipher
 from bot.audit.export import export_rows
@@ -139,10 +140,16 @@ async def test_hold_input_is_checked(db: Database) -> None:
         "TRUNCATE audit_records CASCADE",
     ],
 )
-async def test_the_trigger_allows_only_removing_text(db: Database, audit: AuditStore, sql: str) -> None:
-    """Any UPDATE that changes another column or puts text back, and every DELETE/TRUNCATE, is refused."""
+async def test_the_trigger_allows_only_removing_text(
+    db: Database, audit: AuditStore, dba: AsyncEngine, sql: str
+) -> None:
+    """Any UPDATE that changes another column or puts text back, and every DELETE/TRUNCATE, is
+    refused: to the owner by the trigger, to Kura's role by its grants or the same trigger."""
     await audit.append(entry(1))
     with pytest.raises(DBAPIError, match="append-only"):
+        async with dba.begin() as conn:
+            await conn.execute(text(sql))
+    with pytest.raises(DBAPIError, match=r"append-only|permission denied for table audit_records"):
         async with db.engine.begin() as conn:
             await conn.execute(text(sql))
     assert {1: (True, True)} == await _texts(db)
@@ -204,15 +211,15 @@ async def test_a_deleted_key_file_shreds_its_records(db: Database, tmp_path: Pat
     assert (await store.verify()).ok
 
 
-async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditStore) -> None:
+async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """Downgrading drops legal_holds and refuses even text removal again; upgrading brings both back."""
     await audit.append(entry(1))
     url = db.engine.url.render_as_string(hide_password=False)
     await asyncio.to_thread(command.downgrade, _alembic_config(url), "2026_11_24_0003")
     with pytest.raises(DBAPIError, match="append-only"):
-        async with db.engine.begin() as conn:
+        async with dba.begin() as conn:
             await conn.execute(text("UPDATE audit_records SET answer_enc = NULL"))
-    async with db.engine.connect() as conn:
+    async with dba.connect() as conn:
         assert (await conn.execute(text("SELECT to_regclass('legal_holds')"))).scalar_one() is None
     await db.upgrade()
     assert 1 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged

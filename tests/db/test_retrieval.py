@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import Database
 from bot.wiring import sample_knowledge
@@ -85,14 +86,16 @@ async def _synthetic(db: Database, docs: int, per_doc: int, dim: int = 384) -> t
     return store, np.vstack(all_vectors)
 
 
-async def test_one_percent_visible_user_still_gets_k_results_through_the_hnsw_index(db: Database) -> None:
+async def test_one_percent_visible_user_still_gets_k_results_through_the_hnsw_index(
+    db: Database, dba: AsyncEngine
+) -> None:
     """With the index forced, iterative scan fills k; without it the same query comes back short."""
     store, vectors = await _synthetic(db, docs=100, per_doc=40)  # 4000 chunks; group:g0 sees 40 = 1%
     query = vectors[3000]  # a point of some other document: the visible chunks are far from it
     scope = [frozenset({"group:g0"})]
 
     # Force the HNSW path (no sequential or GIN bitmap scan) for this database's new sessions.
-    async with db.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+    async with dba.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         name = (await conn.execute(text("SELECT current_database()"))).scalar_one()
         await conn.execute(text(f'ALTER DATABASE "{name}" SET enable_seqscan = off'))
         await conn.execute(text(f'ALTER DATABASE "{name}" SET enable_bitmapscan = off'))
