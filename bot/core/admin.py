@@ -27,7 +27,7 @@ HELP = """*Kura admin commands* (`/kura …`, admins only; replies are visible t
 • `sync [PATH]` — re-ingest one source (or all known sources)
 • `policy explain @user [#channel]` — a decision for that user, and every rule that fired
 • `audit verify` — check the audit hash chain
-• `audit recent [@user]` — the last 10 audit records"""
+• `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)"""
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,13 @@ class AdminReply:
     allowed: bool
     text: str
     audit_id: str | None
+
+
+def _action_of(args: tuple[str, ...]) -> str:
+    """The policy action a command needs: reading audit records (who asked what) is ``audit_export``,
+    so it can be given to auditors apart from the people who run Kura; the rest is ``admin``."""
+    words = tuple(a.lower() for a in args[:2])
+    return "audit_export" if words == ("audit", "recent") else "admin"
 
 
 class AdminService:
@@ -79,7 +86,8 @@ class AdminService:
         started = time.perf_counter()
         policy = self._policy.current()
         user = await self._directory.user(command.user)
-        decision = decide(policy, Request("admin", user.member() if user else None))
+        action = _action_of(command.args)
+        decision = decide(policy, Request(action, user.member() if user else None))
         if not decision.allowed:
             text = refusal_message(decision.reason_code, command.language)
         else:
@@ -91,7 +99,7 @@ class AdminService:
             platform=command.platform,
             user_ref=command.user,
             user_email=user.email if user else None,
-            action="admin",
+            action=action,
             allowed=decision.allowed,
             reason_code=decision.reason_code,
             status="answered" if decision.allowed else "refused",
@@ -122,7 +130,9 @@ class AdminService:
         if verb == "audit" and rest[:1] == ("verify",):
             result = await self._audit.verify()
             if result.ok:
-                return f"✅ audit chain intact: {result.records} records"
+                gone = result.pruned_through
+                pruned = f" (records up to {gone} removed by retention, behind a signed anchor)" if gone else ""
+                return f"✅ audit chain intact: {result.records} records{pruned}"
             return f"❌ audit chain broken at record {result.first_bad}: {result.problem}"
         if verb == "audit" and rest[:1] == ("recent",):
             return await self._recent(rest[1] if len(rest) > 1 else None)
