@@ -40,6 +40,7 @@ class Database:
         self.embedded = settings.database.url is None
         self._url = "" if settings.database.url is None else settings.database.url.get_secret_value()
         self._engine: AsyncEngine | None = None
+        self._owner_engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession]
 
     @property
@@ -77,6 +78,17 @@ class Database:
             url, pool_size=self._settings.database.pool_size, pool_pre_ping=True, connect_args=connect_args
         )
         self.sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    def owner_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions as the login role itself, not as the runtime role: for retention, which removes
+        audit data that ``kura_app`` may not touch. Opened on first use; one connection at most.
+
+        With a login role that is only a member of ``kura_app`` these sessions have no more rights
+        than Kura's; retention then fails with a permission error (see ``bot.jobs.retention``).
+        """
+        if self._owner_engine is None:
+            self._owner_engine = create_async_engine(self._url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+        return async_sessionmaker(self._owner_engine, expire_on_commit=False)
 
     def _upgrade(self) -> None:
         command.upgrade(_alembic_config(self._url), "head")
@@ -140,3 +152,6 @@ class Database:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._owner_engine is not None:
+            await self._owner_engine.dispose()
+            self._owner_engine = None

@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "forget_handled_events",
     "list_holds",
+    "may_remove",
     "prune_records",
     "purge_text",
     "release_hold",
@@ -223,6 +224,15 @@ async def prune_records(
                 f"expected to remove {pruned} audit records up to {through}, found {removed}: run `kura audit verify`"
             )
     return PruneResult(cutoff, pruned, kept, through, dry_run)
+
+
+async def may_remove(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether these sessions' role may remove audit data (UPDATE and DELETE on the audit records:
+    the owner, not Kura's runtime role). Asked before a run, so one that could not finish does not start."""
+    privilege = func.has_table_privilege
+    async with sessions() as session:
+        query = select(and_(privilege("audit_records", "UPDATE"), privilege("audit_records", "DELETE")))
+        return bool(await session.scalar(query))
 
 
 async def forget_handled_events(

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit import AuditEntry
 from bot.audit.keyring import checkpoint_key_file
-from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe
+from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe, may_remove
 from bot.audit.signing import load_key
 from bot.errors import ConfigurationError, KuraError
 from bot.jobs.scheduler import ScheduledJob
@@ -37,8 +37,9 @@ async def run_retention(
     records_days: int | None = None,
     dry_run: bool = False,
 ) -> RetentionReport:
-    """Apply the runtime's retention plan (``text_days``/``records_days`` override it) and, unless
-    ``dry_run``, append an audit record by ``actor`` saying what went.
+    """Apply the runtime's retention plan (``text_days``/``records_days`` override it) as the audit
+    tables' owner (Kura's own role may not remove audit data) and, unless ``dry_run``, append an
+    audit record by ``actor`` saying what went.
 
     The checkpoint key is created when records are due for removal and there is none yet: the
     retention anchor must be signed, and verification needs the same key afterwards.
@@ -53,7 +54,14 @@ async def run_retention(
     if plan.audit_metadata_days is not None:
         key = load_key(checkpoint_key_file(rt.settings), create=True)
         rt.audit.use_anchor_key(key)
-    report = await apply_retention(rt.database.sessions, plan, key, dry_run=dry_run)
+    owner = rt.database.owner_sessions()
+    if not await may_remove(owner):
+        raise ConfigurationError(
+            "retention removes audit data, which only the audit tables' owner may do, and the login role of "
+            "KURA_DATABASE_URL is not it: run `kura audit purge` with the owner's URL (e.g. from cron) and set "
+            "KURA_SCHEDULER_ENABLED=false"
+        )
+    report = await apply_retention(owner, plan, key, dry_run=dry_run)
     lines = describe(report)
     if not dry_run:
         await rt.audit.append(

@@ -5,10 +5,10 @@ migrations run as the connecting role, the owner of the audit tables. ``kura_app
 
 * owns the knowledge tables (documents, chunks) and may create in the public schema: ingest
   creates a vector index per embedding model;
-* on ``audit_records``: SELECT and INSERT; UPDATE of the two encrypted text columns only (retention);
-  DELETE, which the append-only trigger refuses for every record not behind a retention anchor;
-* on ``audit_anchors``: SELECT and INSERT; on ``legal_holds``: SELECT, INSERT, UPDATE of
-  ``released_at``; on ``feedback`` and ``handled_events``: what the app does to them.
+* on ``audit_records``: SELECT and INSERT, nothing else; on ``audit_anchors``: SELECT. Retention
+  (removing text, or records behind a signed anchor) runs as the owner: ``Database.owner_sessions``;
+* on ``feedback``: SELECT and INSERT (retention removes feedback with its record, as the owner);
+* on ``legal_holds``: SELECT, INSERT, UPDATE of ``released_at``; on ``handled_events``: all four.
 
 It is not the owner of any audit table, so it cannot drop or disable the trigger, alter a table,
 grant itself more, or set ``session_replication_role``. A role is cluster-wide: it is created once
@@ -49,20 +49,19 @@ _GRANTS = [
     f"GRANT USAGE, CREATE ON SCHEMA public TO {ROLE}",
     f"ALTER TABLE documents OWNER TO {ROLE}",
     f"ALTER TABLE chunks OWNER TO {ROLE}",
-    f"GRANT SELECT, INSERT, DELETE ON audit_records TO {ROLE}",
-    f"GRANT UPDATE (question_enc, answer_enc) ON audit_records TO {ROLE}",
-    f"GRANT SELECT, INSERT ON audit_anchors TO {ROLE}",
+    f"GRANT SELECT, INSERT ON audit_records, feedback TO {ROLE}",
+    f"GRANT SELECT ON audit_anchors TO {ROLE}",
     f"GRANT SELECT, INSERT ON legal_holds TO {ROLE}",
     f"GRANT UPDATE (released_at) ON legal_holds TO {ROLE}",
-    f"GRANT SELECT, INSERT, UPDATE, DELETE ON feedback, handled_events TO {ROLE}",
-    f"GRANT USAGE, SELECT ON SEQUENCE audit_anchors_id_seq, legal_holds_id_seq, feedback_id_seq TO {ROLE}",
+    f"GRANT SELECT, INSERT, UPDATE, DELETE ON handled_events TO {ROLE}",
+    f"GRANT USAGE, SELECT ON SEQUENCE legal_holds_id_seq, feedback_id_seq TO {ROLE}",
     f"GRANT SELECT ON alembic_version TO {ROLE}",
 ]
 
 _REVOKES = [
     f"REVOKE CREATE ON SCHEMA public FROM {ROLE}",
     f"REVOKE ALL ON audit_records, audit_anchors, legal_holds, feedback, handled_events, alembic_version FROM {ROLE}",
-    f"REVOKE ALL ON SEQUENCE audit_anchors_id_seq, legal_holds_id_seq, feedback_id_seq FROM {ROLE}",
+    f"REVOKE ALL ON SEQUENCE legal_holds_id_seq, feedback_id_seq FROM {ROLE}",
     "ALTER TABLE documents OWNER TO CURRENT_USER",
     "ALTER TABLE chunks OWNER TO CURRENT_USER",
 ]

@@ -51,7 +51,8 @@ async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: Au
     ("sql", "as_kura"),
     [
         ("UPDATE audit_records SET answer_sha256 = 'x'", "permission denied for table audit_records"),
-        ("DELETE FROM audit_records", "append-only"),  # granted for retention; the trigger decides
+        ("UPDATE audit_records SET answer_enc = NULL", "permission denied for table audit_records"),
+        ("DELETE FROM audit_records", "permission denied for table audit_records"),
         ("TRUNCATE audit_records CASCADE", "permission denied for table audit_records"),
         ("ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only", "must be owner"),
         ("SET session_replication_role = replica", "permission denied to set parameter"),
@@ -60,13 +61,14 @@ async def test_question_and_answer_are_encrypted_at_rest(db: Database, audit: Au
 async def test_updates_and_deletes_are_refused_by_the_database(
     db: Database, audit: AuditStore, dba: AsyncEngine, sql: str, as_kura: str
 ) -> None:
-    """Kura's role (kura_app) lacks the grants, or meets the append-only trigger; the owner, who has
-    every grant, still meets the trigger (ALTER and SET aside: an owner may, and a DBA is outside)."""
+    """Kura's role (kura_app) may only read and append: no UPDATE (not even of the text: retention
+    runs as the owner), DELETE, TRUNCATE, ALTER or trigger bypass. The owner, who has every grant,
+    still meets the trigger (for UPDATE/DELETE/TRUNCATE; removing text is allowed, so not tried)."""
     await audit.append(entry(1))
     with pytest.raises(DBAPIError, match=as_kura):
         async with db.engine.begin() as conn:
             await conn.execute(text(sql))
-    if sql.startswith(("UPDATE", "DELETE", "TRUNCATE")):
+    if sql.startswith(("UPDATE audit_records SET answer_sha256", "DELETE", "TRUNCATE")):
         with pytest.raises(DBAPIError, match="append-only"):
             async with dba.begin() as conn:
                 await conn.execute(text(sql))

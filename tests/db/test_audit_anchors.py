@@ -56,11 +56,11 @@ async def test_old_records_go_and_the_chain_verifies_from_the_anchor(db: Databas
     first = (await keyed.recent(5))[-1]
     assert await keyed.record_feedback(first.id, "U1", 1)
 
-    dry = await prune_records(db.sessions, 365, _KEY, now=now, dry_run=True)
+    dry = await prune_records(db.owner_sessions(), 365, _KEY, now=now, dry_run=True)
     assert (3, 3, True) == (dry.pruned, dry.through_seq, dry.dry_run)
     assert [1, 2, 3, 4, 5] == await _seqs(db)
 
-    result = await prune_records(db.sessions, 365, _KEY, now=now)
+    result = await prune_records(db.owner_sessions(), 365, _KEY, now=now)
     assert (3, 0, 3) == (result.pruned, result.kept, result.through_seq)
     assert [4, 5] == await _seqs(db)
     async with db.engine.connect() as conn:
@@ -73,7 +73,7 @@ async def test_old_records_go_and_the_chain_verifies_from_the_anchor(db: Databas
     await keyed.append(entry(6))
     assert [4, 5, 6] == await _seqs(db)
     assert (await keyed.verify()).ok
-    assert 0 == (await prune_records(db.sessions, 365, _KEY, now=now)).pruned  # nothing more is due
+    assert 0 == (await prune_records(db.owner_sessions(), 365, _KEY, now=now)).pruned  # nothing more is due
 
 
 async def test_the_newest_record_and_held_records_stay(db: Database, keyed: AuditStore) -> None:
@@ -85,14 +85,14 @@ async def test_the_newest_record_and_held_records_stay(db: Database, keyed: Audi
     await keyed.append(entry(4))
     await keyed.append(entry(5))
     await add_hold(db.sessions, "user", "bob@example.co.jp", "litigation")
-    result = await prune_records(db.sessions, 365, _KEY, now=_LATER)
+    result = await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
     assert (2, 3, 2) == (result.pruned, result.kept, result.through_seq)
     assert [3, 4, 5] == await _seqs(db)
     assert (await keyed.verify()).ok
 
     async with db.engine.begin() as conn:
         await conn.execute(text("UPDATE legal_holds SET released_at = now()"))
-    result = await prune_records(db.sessions, 365, _KEY, now=_LATER)
+    result = await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
     assert (2, 1, 4) == (result.pruned, result.kept, result.through_seq)  # record 5, the newest, stays
     assert [5] == await _seqs(db)
     verified = await keyed.verify()
@@ -103,7 +103,7 @@ async def test_verification_needs_the_right_key(db: Database, keyed: AuditStore,
     """Without the checkpoint key, or with another one, a pruned chain does not verify, and says why."""
     for i in range(3):
         await keyed.append(entry(i))
-    await prune_records(db.sessions, 365, _KEY, now=_LATER)
+    await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
     no_key = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
     result = await no_key.verify()
     assert (False, 3) == (result.ok, result.first_bad)
@@ -112,19 +112,22 @@ async def test_verification_needs_the_right_key(db: Database, keyed: AuditStore,
     assert "not with the configured checkpoint key" in (await other.verify()).problem
 
 
-async def test_a_forged_anchor_is_detected(db: Database, keyed: AuditStore) -> None:
-    """Someone with database access but not the key writes an anchor and deletes behind it: the
-    trigger lets them (the anchor looks like any other), but verification names the forged anchor."""
+async def test_a_forged_anchor_is_detected(db: Database, keyed: AuditStore, dba: AsyncEngine) -> None:
+    """Kura's own role may not write an anchor at all. The owner, without the key, writes one and
+    deletes behind it: the trigger lets them (the anchor looks like any other), but verification
+    names the forged anchor."""
     for i in range(4):
         await keyed.append(entry(i))
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO audit_anchors (through_seq, through_hash, cutoff, pruned, at, signature, key_id) "
-                "SELECT seq, hash, '2026-01-01T00:00:00+00:00', 2, '2026-01-01T00:00:00+00:00', "
-                "'hmac-sha256:' || repeat('0', 64), 'deadbeefdeadbeef' FROM audit_records WHERE seq = 2"
-            )
-        )
+    forge = (
+        "INSERT INTO audit_anchors (through_seq, through_hash, cutoff, pruned, at, signature, key_id) "
+        "SELECT seq, hash, '2026-01-01T00:00:00+00:00', 2, '2026-01-01T00:00:00+00:00', "
+        "'hmac-sha256:' || repeat('0', 64), 'deadbeefdeadbeef' FROM audit_records WHERE seq = 2"
+    )
+    with pytest.raises(DBAPIError, match="permission denied for table audit_anchors"):
+        async with db.engine.begin() as conn:
+            await conn.execute(text(forge))
+    async with dba.begin() as conn:
+        await conn.execute(text(forge))
         await conn.execute(text("DELETE FROM audit_records WHERE seq <= 2"))
     result = await keyed.verify()
     assert (False, 3) == (result.ok, result.first_bad)
@@ -134,14 +137,14 @@ async def test_a_forged_anchor_is_detected(db: Database, keyed: AuditStore) -> N
 async def test_removal_without_an_anchor_or_past_it_is_refused_or_detected(
     db: Database, keyed: AuditStore, dba: AsyncEngine
 ) -> None:
-    """The trigger refuses deleting past the newest anchor; a DBA who switches triggers off to delete
-    anyway leaves a gap that verification reports."""
+    """The trigger refuses the owner deleting past the newest anchor; a DBA who switches triggers
+    off to delete anyway leaves a gap that verification reports."""
     for i in range(5):
         await keyed.append(entry(i))
-    await prune_records(db.sessions, 365, _KEY, now=_LATER)  # records 1-4 go, 5 stays
+    await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)  # records 1-4 go, 5 stays
     await keyed.append(entry(6))
     with pytest.raises(DBAPIError, match="append-only"):
-        async with db.engine.begin() as conn:
+        async with dba.begin() as conn:
             await conn.execute(text("DELETE FROM audit_records WHERE seq = 5"))
     await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 5")
     result = await keyed.verify()
@@ -158,7 +161,7 @@ async def test_anchors_are_append_only(db: Database, keyed: AuditStore, dba: Asy
     owner meets the trigger."""
     for i in range(3):
         await keyed.append(entry(i))
-    await prune_records(db.sessions, 365, _KEY, now=_LATER)
+    await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
     with pytest.raises(DBAPIError, match="permission denied for table audit_anchors"):
         async with db.engine.begin() as conn:
             await conn.execute(text(sql))
@@ -174,8 +177,8 @@ async def test_a_plan_applies_each_class_on_its_own(db: Database, keyed: AuditSt
     now = await _one_second_apart(keyed, range(1, 3), range(3, 5))
     plan = RetentionPlan(30, None, 365, "test")
     with pytest.raises(ConfigurationError, match="needs the checkpoint key"):
-        await apply_retention(db.sessions, plan, None, now=now)
-    report = await apply_retention(db.sessions, plan, _KEY, now=now)
+        await apply_retention(db.owner_sessions(), plan, None, now=now)
+    report = await apply_retention(db.owner_sessions(), plan, _KEY, now=now)
     assert (4, 0) == (report.text.questions, report.text.answers)
     assert report.records is not None
     assert 2 == report.records.pruned
@@ -187,7 +190,7 @@ async def test_a_plan_applies_each_class_on_its_own(db: Database, keyed: AuditSt
         ).all()
     assert [(3, True, False), (4, True, False)] == [tuple(r) for r in rows]
     assert (await keyed.verify()).ok
-    assert 0 == (await purge_text(db.sessions, 30, None, now=now)).purged
+    assert 0 == (await purge_text(db.owner_sessions(), 30, None, now=now)).purged
 
 
 async def test_a_checkpoint_of_a_removed_record_says_so(db: Database, keyed: AuditStore) -> None:
@@ -199,7 +202,7 @@ async def test_a_checkpoint_of_a_removed_record_says_so(db: Database, keyed: Aud
     old = sign(ChainHead(seq, hash_, records), _KEY)
     await keyed.append(entry(4))
     await keyed.append(entry(5))
-    await prune_records(db.sessions, 365, _KEY, now=_LATER)
+    await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
     check = await verify_checkpoint(keyed, old, _KEY)
     assert not check.ok
     assert "record 3 was removed for retention (records up to 4 are gone)" in check.problem

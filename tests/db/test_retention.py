@@ -46,8 +46,8 @@ async def test_purge_removes_old_text_keeps_recent_and_the_chain(db: Database, a
     async with db.engine.connect() as conn:
         before = (await conn.execute(text("SELECT * FROM audit_records ORDER BY seq"))).mappings().all()
 
-    assert 0 == (await purge_text(db.sessions, 90, 90)).purged  # nothing is 90 days old today
-    result = await purge_text(db.sessions, 90, 90, now=first.created_at + timedelta(days=90, seconds=1))
+    assert 0 == (await purge_text(db.owner_sessions(), 90, 90)).purged  # nothing is 90 days old today
+    result = await purge_text(db.owner_sessions(), 90, 90, now=first.created_at + timedelta(days=90, seconds=1))
     assert (1, 0, False) == (result.purged, result.held, result.dry_run)
     assert {1: (False, False), 2: (True, True), 3: (True, True)} == await _texts(db)
     async with db.engine.connect() as conn:
@@ -69,14 +69,14 @@ async def test_purge_keeps_the_chain_verifying(db: Database, audit: AuditStore) 
     with text gives None for purged text; a second purge finds nothing."""
     for i in range(4):
         await audit.append(entry(i))
-    assert 4 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
+    assert 4 == (await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged
     assert {s: (False, False) for s in range(1, 5)} == await _texts(db)
     result = await audit.verify()
     assert (True, 4) == (result.ok, result.records)
     async with aclosing(export_rows(audit, include_text=True)) as rows:
         assert [(None, None)] * 4 == [(r["question"], r["answer"]) async for r in rows]
-    assert 0 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
-    assert 0 == (await purge_text(db.sessions, 101, 101, now=_LATER)).purged  # nothing 101 days old
+    assert 0 == (await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged
+    assert 0 == (await purge_text(db.owner_sessions(), 101, 101, now=_LATER)).purged  # nothing 101 days old
 
 
 async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> None:
@@ -90,11 +90,11 @@ async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> N
     assert ("alice@example.co.jp", "C-LEGAL") == (user.value, channel.value)
     assert [user.id, channel.id] == [h.id for h in await list_holds(db.sessions)]
 
-    dry = await purge_text(db.sessions, 90, 90, now=_LATER, dry_run=True)
+    dry = await purge_text(db.owner_sessions(), 90, 90, now=_LATER, dry_run=True)
     assert (2, 2, True) == (dry.purged, dry.held, dry.dry_run)
     assert {s: (True, True) for s in range(1, 5)} == await _texts(db)  # dry run changed nothing
 
-    result = await purge_text(db.sessions, 90, 90, now=_LATER)
+    result = await purge_text(db.owner_sessions(), 90, 90, now=_LATER)
     assert (2, 2) == (result.purged, result.held)
     assert {1: (True, True), 2: (True, True), 3: (False, False), 4: (False, False)} == await _texts(db)
     assert (await audit.verify()).ok
@@ -107,7 +107,7 @@ async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> N
         await release_hold(db.sessions, user.id)
     with pytest.raises(InputError, match="no legal hold 999"):
         await release_hold(db.sessions, 999)
-    assert (1, 1) == ((r := await purge_text(db.sessions, 90, 90, now=_LATER)).purged, r.held)
+    assert (1, 1) == ((r := await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged, r.held)
     assert {1: (False, False), 2: (True, True)} == {s: v for s, v in (await _texts(db)).items() if s <= 2}
     assert (await audit.verify()).ok
 
@@ -124,7 +124,7 @@ async def test_hold_input_is_checked(db: Database) -> None:
         async with db.engine.begin() as conn:
             await conn.execute(text("INSERT INTO legal_holds (kind, value, reason) VALUES ('group', 'g', 'x')"))
     with pytest.raises(InputError, match="at least 1 day"):
-        await purge_text(db.sessions, 0, 0)
+        await purge_text(db.owner_sessions(), 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -155,14 +155,15 @@ async def test_the_trigger_allows_only_removing_text(
     assert {1: (True, True)} == await _texts(db)
 
 
-async def test_text_cannot_be_put_back_after_a_purge(db: Database, audit: AuditStore) -> None:
-    """Once NULL, text stays NULL; removing one text alone is allowed."""
+async def test_text_cannot_be_put_back_after_a_purge(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
+    """Once NULL, text stays NULL; removing one text alone is allowed (to the owner: Kura's role may
+    not update audit records at all)."""
     await audit.append(entry(1))
-    async with db.engine.begin() as conn:
+    async with dba.begin() as conn:
         await conn.execute(text("UPDATE audit_records SET answer_enc = NULL"))
     assert {1: (True, False)} == await _texts(db)
     with pytest.raises(DBAPIError, match="append-only"):
-        async with db.engine.begin() as conn:
+        async with dba.begin() as conn:
             await conn.execute(text("UPDATE audit_records SET answer_enc = question_enc"))
     assert (await audit.verify()).ok
 
@@ -222,5 +223,5 @@ async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditS
     async with dba.connect() as conn:
         assert (await conn.execute(text("SELECT to_regclass('legal_holds')"))).scalar_one() is None
     await db.upgrade()
-    assert 1 == (await purge_text(db.sessions, 90, 90, now=_LATER)).purged
+    assert 1 == (await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged
     assert [] == await list_holds(db.sessions)
