@@ -18,7 +18,7 @@ from bot.audit.crypto import TextCipher
 from bot.audit.keyring import Keyring, MissingKeyError
 from bot.audit.models import AuditAnchor, AuditRecord, Feedback
 
-__all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fields"]
+__all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fields", "operator_entry"]
 
 # pg_advisory_xact_lock key serialising appends across processes and replicas ("kura").
 CHAIN_LOCK = 0x6B757261
@@ -50,6 +50,35 @@ class AuditEntry:
     tokens: int | None = None
     #: The model endpoint used (``local``, ``secondary``).
     endpoint: str | None = None
+
+
+def operator_entry(
+    platform: str,
+    actor: str,
+    command: str,
+    outcome: str,
+    latency_ms: int,
+    *,
+    action: str = "admin",
+    reason_code: str = "operator",
+    policy_version: str | None = None,
+) -> AuditEntry:
+    """The record of something an operator or a scheduled job did (no directory user, no policy
+    decision: they hold the database and the keys): the command as the question, the outcome as
+    the answer."""
+    return AuditEntry(
+        platform=platform,
+        user_ref=actor,
+        user_email=None,
+        action=action,
+        allowed=True,
+        reason_code=reason_code,
+        status="done",
+        question=command,
+        answer=outcome,
+        latency_ms=latency_ms,
+        policy_version=policy_version,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from bot.audit import AuditEntry, checkpoint, export, keyring, retention
+from bot.audit import checkpoint, export, keyring, retention
 from bot.audit.models import LegalHold
 from bot.audit.signing import load_key
+from bot.audit.store import operator_entry
 from bot.errors import InputError
 from bot.jobs.retention import run_retention
 from bot.settings import KuraSettings
@@ -53,19 +54,9 @@ def _command_line() -> str:
 
 async def _record(rt: Runtime, started: float, summary: str, *, action: str = "admin") -> str:
     """The operator's own audit record for this command."""
-    entry = AuditEntry(
-        platform="cli",
-        user_ref=_operator(),
-        user_email=None,
-        action=action,
-        allowed=True,
-        reason_code="operator",
-        status="done",
-        question=_command_line(),
-        answer=summary,
-        latency_ms=int((time.perf_counter() - started) * 1000),
-        policy_version=rt.policy.current().version,
-    )
+    took = int((time.perf_counter() - started) * 1000)
+    version = rt.policy.current().version
+    entry = operator_entry("cli", _operator(), _command_line(), summary, took, action=action, policy_version=version)
     return await rt.audit.append(entry)
 
 

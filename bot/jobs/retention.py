@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.audit import AuditEntry
 from bot.audit.keyring import checkpoint_key_file
 from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe, may_remove
 from bot.audit.signing import load_key
+from bot.audit.store import operator_entry
 from bot.errors import ConfigurationError, KuraError
 from bot.jobs.scheduler import ScheduledJob
 from bot.settings import SchedulerSettings
@@ -64,21 +64,11 @@ async def run_retention(
     report = await apply_retention(owner, plan, key, dry_run=dry_run)
     lines = describe(report)
     if not dry_run:
-        await rt.audit.append(
-            AuditEntry(
-                platform=platform,
-                user_ref=actor,
-                user_email=None,
-                action="admin",
-                allowed=True,
-                reason_code="retention",
-                status="done",
-                question=command,
-                answer="\n".join(lines),
-                latency_ms=int((time.perf_counter() - started) * 1000),
-                policy_version=rt.policy.current().version,
-            )
-        )
+        took = int((time.perf_counter() - started) * 1000)
+        outcome = "\n".join(lines)
+        version = rt.policy.current().version
+        entry = operator_entry(platform, actor, command, outcome, took, reason_code="retention", policy_version=version)
+        await rt.audit.append(entry)
     for line in lines:
         _log.info("retention: %s", line)
     return report
