@@ -56,7 +56,6 @@ class Scheduler:
         self._timezone = timezone
         self._status = status or (lambda _msg: None)
         self._task: asyncio.Task[None] | None = None
-        self._scheduler: AsyncIOScheduler | None = None
         self.leading = asyncio.Event()
 
     @property
@@ -102,7 +101,6 @@ class Scheduler:
                 job.run, job.trigger, id=job.id, name=job.id, max_instances=1, coalesce=True, misfire_grace_time=3600
             )
         scheduler.start()
-        self._scheduler = scheduler
         self.leading.set()
         plans = ", ".join(f"{j.id} next {nxt}" for j in scheduler.get_jobs() if (nxt := j.next_run_time) is not None)
         self._status(f"scheduler: leader ({plans or 'no jobs'})")
@@ -112,7 +110,6 @@ class Scheduler:
                 await conn.scalar(select(1))  # the lock lives as long as this connection does
         finally:
             self.leading.clear()
-            self._scheduler = None
             scheduler.shutdown(wait=False)
             try:
                 await conn.scalar(select(func.pg_advisory_unlock(LEADER_LOCK)))
