@@ -156,14 +156,11 @@ async def purge_text(
         ).one()
         purged, kept, questions, answers = (int(v) for v in row)
         if not dry_run and purged:
-            values = {
-                "question_enc": case((q_due, None), else_=AuditRecord.question_enc)
-                if q_due is not None
-                else AuditRecord.question_enc,
-                "answer_enc": case((a_due, None), else_=AuditRecord.answer_enc)
-                if a_due is not None
-                else AuditRecord.answer_enc,
-            }
+            values: dict[str, object] = {}
+            if q_due is not None:
+                values["question_enc"] = case((q_due, None), else_=AuditRecord.question_enc)
+            if a_due is not None:
+                values["answer_enc"] = case((a_due, None), else_=AuditRecord.answer_enc)
             await session.execute(
                 update(AuditRecord).where(due, ~held).values(values).execution_options(synchronize_session=False)
             )
