@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,3 +29,11 @@ class EventLedger:
         )
         async with self._sessions.begin() as session:
             return (await session.execute(statement)).first() is not None
+
+    async def forget(self, older_than: timedelta, *, now: datetime | None = None) -> int:
+        """Drop event ids received more than ``older_than`` ago (platforms retry within minutes);
+        returns how many."""
+        cutoff = (now or datetime.now(UTC)) - older_than
+        async with self._sessions.begin() as session:
+            result = await session.execute(delete(HandledEvent).where(HandledEvent.received_at < cutoff))
+        return int(getattr(result, "rowcount", 0))

@@ -140,13 +140,12 @@ class Runtime:
     def retention_plan(self) -> RetentionPlan:
         """Retention per data class: the policy's ``retention:`` section when it has one, else the
         settings (``KURA_AUDIT_TEXT_RETENTION_DAYS`` for question and answer text; records kept)."""
-        rules = self.policy.current().retention
+        policy = self.policy.current()
+        rules = policy.retention
         if rules is None:
             days = self.settings.audit_text_retention_days
             return RetentionPlan(days, days, None, "settings")
-        return RetentionPlan(
-            rules.question_text_days, rules.answer_text_days, rules.audit_metadata_days, self.policy.current().source
-        )
+        return RetentionPlan(rules.question_text_days, rules.answer_text_days, rules.audit_metadata_days, policy.source)
 
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from bot.audit.chain import GENESIS
 from bot.audit.signing import SCHEME as _SCHEME
-from bot.audit.signing import key_id, load_key, mac, same_mac
+from bot.audit.signing import key_id, mac, same_mac
 from bot.audit.store import AuditStore
 from bot.errors import InputError
 
@@ -25,8 +25,6 @@ __all__ = [
     "Checkpoint",
     "CheckpointCheck",
     "format_line",
-    "key_id",
-    "load_key",
     "parse",
     "read_head",
     "sign",

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, exists, func, literal,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.audit.anchors import sign_anchor
-from bot.audit.models import AuditAnchor, AuditRecord, Feedback, HandledEvent, LegalHold
+from bot.audit.models import AuditAnchor, AuditRecord, Feedback, LegalHold
 from bot.audit.store import CHAIN_LOCK
 from bot.errors import ConfigurationError, InputError
 
@@ -38,7 +38,6 @@ __all__ = [
     "add_hold",
     "apply_retention",
     "describe",
-    "forget_handled_events",
     "list_holds",
     "may_remove",
     "prune_records",
@@ -93,7 +92,8 @@ class PruneResult:
 
 @dataclass(frozen=True)
 class RetentionReport:
-    """One retention run: text purge, then record removal (None when records are kept for good)."""
+    """One retention run: text purge, then record removal (None when records are kept for good);
+    ``handled_events``: chat event ids the dedupe ledger forgot in the same run."""
 
     plan: RetentionPlan
     text: PurgeResult
@@ -232,17 +232,6 @@ async def may_remove(sessions: async_sessionmaker[AsyncSession]) -> bool:
         return bool(await session.scalar(query))
 
 
-async def forget_handled_events(
-    sessions: async_sessionmaker[AsyncSession], older_than: timedelta, *, now: datetime | None = None
-) -> int:
-    """Drop event ids older than ``older_than`` from the dedupe ledger (platforms retry within
-    minutes); returns how many."""
-    cutoff = (now or datetime.now(UTC)) - older_than
-    async with sessions.begin() as session:
-        result = await session.execute(delete(HandledEvent).where(HandledEvent.received_at < cutoff))
-    return int(getattr(result, "rowcount", 0))
-
-
 async def apply_retention(
     sessions: async_sessionmaker[AsyncSession],
     plan: RetentionPlan,
@@ -251,8 +240,7 @@ async def apply_retention(
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> RetentionReport:
-    """Everything the plan asks for: purge text, then remove old records, then forget event ids
-    older than a week.
+    """Everything the plan asks for: purge text, then remove old records.
 
     Raises:
         ConfigurationError: records are due for removal but there is no checkpoint key to sign the
@@ -264,8 +252,7 @@ async def apply_retention(
     records = None
     if plan.audit_metadata_days is not None and key is not None:
         records = await prune_records(sessions, plan.audit_metadata_days, key, now=now, dry_run=dry_run)
-    events = 0 if dry_run else await forget_handled_events(sessions, timedelta(days=7), now=now)
-    return RetentionReport(plan, text, records, events)
+    return RetentionReport(plan, text, records)
 
 
 async def add_hold(sessions: async_sessionmaker[AsyncSession], kind: HoldKind, value: str, reason: str) -> LegalHold:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from datetime import timedelta
 from zoneinfo import ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -19,12 +20,16 @@ from bot.audit.signing import load_key
 from bot.audit.store import operator_entry
 from bot.errors import ConfigurationError, KuraError
 from bot.jobs.scheduler import ScheduledJob
+from bot.ledger import EventLedger
 from bot.settings import SchedulerSettings
 from bot.wiring import Runtime
 
 __all__ = ["retention_job", "retention_trigger", "run_retention"]
 
 _log = logging.getLogger(__name__)
+
+#: How long chat event ids stay in the dedupe ledger (Slack retries within minutes).
+_EVENT_IDS_KEPT = timedelta(days=7)
 
 
 async def run_retention(
@@ -38,8 +43,8 @@ async def run_retention(
     dry_run: bool = False,
 ) -> RetentionReport:
     """Apply the runtime's retention plan (``text_days``/``records_days`` override it) as the audit
-    tables' owner (Kura's own role may not remove audit data) and, unless ``dry_run``, append an
-    audit record by ``actor`` saying what went.
+    tables' owner (Kura's own role may not remove audit data) and, unless ``dry_run``, let the
+    dedupe ledger forget week-old event ids and append an audit record by ``actor`` saying what went.
 
     The checkpoint key is created when records are due for removal and there is none yet: the
     retention anchor must be signed, and verification needs the same key afterwards.
@@ -62,6 +67,8 @@ async def run_retention(
             "KURA_SCHEDULER_ENABLED=false"
         )
     report = await apply_retention(owner, plan, key, dry_run=dry_run)
+    if not dry_run:
+        report = replace(report, handled_events=await EventLedger(rt.database.sessions).forget(_EVENT_IDS_KEPT))
     lines = describe(report)
     if not dry_run:
         took = int((time.perf_counter() - started) * 1000)

@@ -20,7 +20,6 @@ from bot.audit.chain import GENESIS, record_hash
 from bot.audit.checkpoint import (
     ChainHead,
     format_line,
-    load_key,
     parse,
     read_head,
     sign,
@@ -39,6 +38,7 @@ from bot.audit.export import (
     write_csv,
     write_jsonl,
 )
+from bot.audit.signing import load_key
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError
 from tests.db.audit_support import raw_sql
