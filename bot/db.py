@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 import migrations
 from bot.errors import ConfigurationError, DatabaseUnavailable
 from bot.settings import KuraSettings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["Database"]
 
@@ -25,6 +25,8 @@ _log = logging.getLogger(__name__)
 
 
 def _alembic_config(url: str) -> Config:
+    from alembic.config import Config  # alembic loads only when migrating (a quarter second)
+
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -91,9 +93,14 @@ class Database:
         return async_sessionmaker(self._owner_engine, expire_on_commit=False)
 
     def _upgrade(self) -> None:
+        from alembic import command
+
         command.upgrade(_alembic_config(self._url), "head")
 
     def _pending(self) -> bool:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         engine = create_engine(self._url)
         try:
             with engine.connect() as conn:
@@ -137,6 +144,15 @@ class Database:
                 f"cannot act as the database role {role} ({first}): run `kura db upgrade` as the tables' owner, "
                 f"GRANT {role} TO the login role, or set KURA_DATABASE_RUN_AS= (empty) to run as the login role"
             ) from exc
+
+    async def ping(self) -> bool:
+        """True when the database answers ``SELECT 1`` (readiness; the caller bounds the wait)."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, RuntimeError):
+            return False
+        return True
 
     async def stop_embedded(self) -> None:
         """Stop the embedded server now (it otherwise stops when the last process using it exits).

@@ -6,11 +6,14 @@ Exit codes: 0 done; 2 bad input or configuration (one-line reason on stderr);
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -19,7 +22,7 @@ from bot.errors import ConfigurationError, InputError, KuraError, UpstreamError
 from bot.redaction import RedactingFilter
 from bot.settings import KuraSettings
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_UNAVAILABLE", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_UNAVAILABLE", "Handler", "main", "resolve_handler"]
 
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
@@ -29,6 +32,15 @@ EXIT_UNAVAILABLE = 4
 def _fail(message: str, code: int) -> int:
     print(f"kura: {message}", file=sys.stderr)
     return code
+
+
+Handler = Callable[[KuraSettings, argparse.Namespace], Coroutine[object, object, int]]
+
+
+def resolve_handler(spec: str) -> Handler:
+    """Import the ``"package.module:function"`` a command names, only when that command runs."""
+    module_name, _, attribute = spec.partition(":")
+    return cast(Handler, getattr(importlib.import_module(module_name), attribute))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,10 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())  # logs never carry personal data
+    for log_handler in logging.getLogger().handlers:
+        log_handler.addFilter(RedactingFilter())  # logs never carry personal data
     try:
-        result: int = asyncio.run(args.handler(settings, args))
+        run = resolve_handler(args.handler)
+        result: int = asyncio.run(run(settings, args))
         return result
     except KeyboardInterrupt:
         return 130

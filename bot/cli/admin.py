@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,12 +18,14 @@ from bot.errors import ConfigurationError, InputError, ModelUnavailable
 from bot.identity import FileDirectory
 from bot.settings import KuraSettings
 from bot.wiring import Runtime, default_directory_file, default_policy_file, load_configured_policy, open_runtime
-from knowledge import LEVELS, AccessInfo, IngestReport
+from knowledge.access import LEVELS, AccessInfo
 from llm.catalog import CATALOG, get_local_model
 from llm.errors import ModelFetchError
-from llm.runtime import ensure_model_file
 from policies import Request, decide, explain
 from policies.loader import check_policy_text
+
+if TYPE_CHECKING:
+    from knowledge import IngestReport
 
 __all__ = [
     "db_upgrade",
@@ -174,6 +177,8 @@ async def models_fetch(settings: KuraSettings, args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise ConfigurationError(str(exc.args[0])) from exc
     try:
+        from llm.runtime import ensure_model_file  # httpx, only for this command
+
         path = await asyncio.to_thread(ensure_model_file, model, settings.model_cache_dir)
     except ModelFetchError as exc:
         raise ModelUnavailable(str(exc)) from exc
