@@ -135,7 +135,8 @@ class SlackSettings(BaseModel):
 
 
 class HttpSettings(BaseModel):
-    """Where HTTP adapters listen (Slack HTTP mode: ``/slack/events``)."""
+    """Where ``kura serve``'s one HTTP host listens: adapters' routes (Slack HTTP mode:
+    ``/slack/events``), ``/healthz``, ``/readyz`` and ``/metrics``. Port 0 picks a free port."""
 
     host: str = "127.0.0.1"
     port: int = 3000
@@ -149,8 +150,13 @@ class SchedulerSettings(BaseModel):
     timezone: str = "UTC"
     #: When retention (``kura audit purge``) runs: a crontab line (minute hour day month weekday).
     retention_cron: str = "17 3 * * *"
-    #: How often a standby process tries to become the leader, and the leader checks its lock.
+    #: How often a standby process tries to become the leader, and the leader checks its lock and
+    #: reloads the schedules (``kura schedule add`` takes effect within this time).
     leader_check_s: float = Field(default=30.0, gt=0)
+    #: How many times a scheduled run is tried in all before it stays failed.
+    run_attempts: int = Field(default=3, ge=1)
+    #: The delay before a failed run's second try; it doubles for each try after that.
+    retry_delay_s: float = Field(default=60.0, ge=0)
 
 
 class KuraSettings(BaseSettings):

@@ -8,9 +8,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
 from bot.audit.models import AuditBase
+from bot.jobs.models import JobsBase
 from knowledge.models import KnowledgeBase
 
-target_metadata = [KnowledgeBase.metadata, AuditBase.metadata]
+target_metadata = [KnowledgeBase.metadata, AuditBase.metadata, JobsBase.metadata]
 
 
 def _run(connection: Connection) -> None:

@@ -1,10 +1,12 @@
-"""The ``kura`` argument parser: every command, its flags, and the handler it runs."""
+"""The ``kura`` argument parser: every command, its flags, and the handler it runs.
+
+Handlers are named as ``"module:function"`` strings that :func:`bot.cli.main` imports only for
+the command being run, so ``kura --help`` and light commands never load models or SDKs.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from bot.cli import admin, audit, chat, serve
 
 __all__ = ["build_parser"]
 
@@ -18,16 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as", dest="user", metavar="EMAIL", help="chat as this directory user")
     demo.add_argument("--channel", metavar="ID", help="answer as if in this channel")
     demo.add_argument("--no-ingest", action="store_true", help="skip ingesting the sample knowledge")
-    demo.set_defaults(handler=chat.demo)
+    demo.set_defaults(handler="bot.cli.chat:demo")
 
-    sub.add_parser("serve", help="run the configured chat adapters (Slack)").set_defaults(handler=serve.serve)
+    sub.add_parser("serve", help="run the configured chat adapters (Slack)").set_defaults(handler="bot.cli.serve:serve")
 
     ask = sub.add_parser("ask", help="one question through the whole pipeline")
     ask.add_argument("--as", dest="user", metavar="EMAIL", required=True)
     ask.add_argument("--channel", metavar="ID", help="the channel the answer is posted in (default: direct)")
     ask.add_argument("--json", action="store_true", help="print {answer, citations, decision, audit_id}")
     ask.add_argument("question")
-    ask.set_defaults(handler=chat.ask)
+    ask.set_defaults(handler="bot.cli.chat:ask")
 
     ingest = sub.add_parser("ingest", help="add or sync a folder of documents")
     ingest.add_argument("path")
@@ -36,32 +38,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--classification", help="default classification for files without metadata")
     ingest.add_argument("--json", action="store_true")
-    ingest.set_defaults(handler=admin.ingest)
+    ingest.set_defaults(handler="bot.cli.admin:ingest")
 
     policy = sub.add_parser("policy", help="validate or explain the policy").add_subparsers(
         dest="policy_command", required=True, metavar="SUBCOMMAND"
     )
     check = policy.add_parser("check", help="validate policy files, with file:line for each problem")
     check.add_argument("file", nargs="?", help="a policy file (default: the configured one)")
-    check.set_defaults(handler=admin.policy_check)
+    check.set_defaults(handler="bot.cli.admin:policy_check")
     explain = policy.add_parser("explain", help="show a decision and every rule that fired")
     explain.add_argument("--as", dest="user", metavar="EMAIL", required=True)
     explain.add_argument("--action", default="ask")
     explain.add_argument("--channel", metavar="ID")
     explain.add_argument("--json", action="store_true")
-    explain.set_defaults(handler=admin.policy_explain)
+    explain.set_defaults(handler="bot.cli.admin:policy_explain")
 
     db = sub.add_parser("db", help="database administration").add_subparsers(
         dest="db_command", required=True, metavar="SUBCOMMAND"
     )
-    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=admin.db_upgrade)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler="bot.cli.admin:db_upgrade")
 
     audit_sub = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="SUBCOMMAND"
     )
     verify = audit_sub.add_parser("verify", help="check the hash chain")
     verify.add_argument("--json", action="store_true")
-    verify.set_defaults(handler=audit.audit_verify)
+    verify.set_defaults(handler="bot.cli.audit:audit_verify")
     export = audit_sub.add_parser("export", help="stream records, oldest first, as JSONL or CSV for a SIEM")
     export.add_argument("--since", metavar="ISO", help="records created at or after this date or datetime (UTC)")
     export.add_argument("--until", metavar="ISO", help="records created before this date or datetime (exclusive)")
@@ -73,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="redact personal data in exported text (default: KURA_AUDIT_EXPORT_REDACT)",
     )
-    export.set_defaults(handler=audit.audit_export)
+    export.set_defaults(handler="bot.cli.audit:audit_export")
     checkpoint = audit_sub.add_parser("checkpoint", help="sign the chain head, or re-check a signed checkpoint")
     checkpoint.add_argument("--json", action="store_true")
     again = checkpoint.add_mutually_exclusive_group()
     again.add_argument("--verify", metavar="LINE", help="re-check a checkpoint printed before (line or JSON)")
     again.add_argument("--verify-file", metavar="FILE", help="re-check the checkpoint kept in FILE")
-    checkpoint.set_defaults(handler=audit.audit_checkpoint)
+    checkpoint.set_defaults(handler="bot.cli.audit:audit_checkpoint")
     purge = audit_sub.add_parser(
         "purge", help="apply retention: text past its period, then old records (chain verifies)"
     )
@@ -91,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="only count what would be purged")
     purge.add_argument("--json", action="store_true")
-    purge.set_defaults(handler=audit.audit_purge)
+    purge.set_defaults(handler="bot.cli.audit:audit_purge")
     rotate = audit_sub.add_parser("rotate-key", help="retire the audit text key and start a new one")
     rotate.add_argument("--json", action="store_true")
-    rotate.set_defaults(handler=audit.audit_rotate_key)
+    rotate.set_defaults(handler="bot.cli.audit:audit_rotate_key")
     hold = audit_sub.add_parser(
         "hold", help="legal holds: keep a user's or channel's text from purging"
     ).add_subparsers(dest="hold_command", required=True, metavar="SUBCOMMAND")
@@ -104,21 +106,58 @@ def build_parser() -> argparse.ArgumentParser:
     whom.add_argument("--channel", metavar="ID")
     hold_add.add_argument("--reason", required=True, metavar="TEXT")
     hold_add.add_argument("--json", action="store_true")
-    hold_add.set_defaults(handler=audit.audit_hold_add)
+    hold_add.set_defaults(handler="bot.cli.audit:audit_hold_add")
     hold_release = hold.add_parser("release", help="release a legal hold (the row is kept)")
     hold_release.add_argument("id", type=int)
     hold_release.add_argument("--json", action="store_true")
-    hold_release.set_defaults(handler=audit.audit_hold_release)
+    hold_release.set_defaults(handler="bot.cli.audit:audit_hold_release")
     hold_list = hold.add_parser("list", help="active legal holds")
     hold_list.add_argument("--all", action="store_true", help="released holds too")
     hold_list.add_argument("--json", action="store_true")
-    hold_list.set_defaults(handler=audit.audit_hold_list)
+    hold_list.set_defaults(handler="bot.cli.audit:audit_hold_list")
+
+    _schedule_commands(sub)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"
     )
-    models.add_parser("list", help="the catalog, with licences").set_defaults(handler=admin.models_list)
+    models.add_parser("list", help="the catalog, with licences").set_defaults(handler="bot.cli.admin:models_list")
     fetch = models.add_parser("fetch", help="fetch and verify a local model's weights")
     fetch.add_argument("model", nargs="?", help="catalog id (default: the configured one)")
-    fetch.set_defaults(handler=admin.models_fetch)
+    fetch.set_defaults(handler="bot.cli.admin:models_fetch")
     return parser
+
+
+def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kura schedule list|add|remove|run-now``."""
+    schedule = sub.add_parser("schedule", help="scheduled jobs as data").add_subparsers(
+        dest="schedule_command", required=True, metavar="SUBCOMMAND"
+    )
+    listing = schedule.add_parser("list", help="schedules with their last run and last failure")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler="bot.cli.schedule:schedule_list")
+    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, sync)")
+    add.add_argument("kind", metavar="KIND")
+    add.add_argument("--name", required=True, help="a unique name (letters, digits, . _ -)")
+    add.add_argument(
+        "--cron",
+        required=True,
+        help='crontab line "minute hour day month weekday" (weekday 0/7 = Sunday); 6 fields: seconds first',
+    )
+    add.add_argument(
+        "--timezone", metavar="ZONE", help="IANA zone the cron is read in (default: KURA_SCHEDULER_TIMEZONE)"
+    )
+    add.add_argument("--target", metavar="TARGET", help="where the job reports: slack:C123, slack:C123/TS, slack:@U123")
+    add.add_argument("--param", action="append", metavar="KEY=VALUE", help="a job parameter (repeatable)")
+    add.add_argument("--as", dest="owner", metavar="EMAIL", help="the schedule's owner (a directory user)")
+    add.add_argument("--disabled", action="store_true", help="store it without running it")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler="bot.cli.schedule:schedule_add")
+    remove = schedule.add_parser("remove", help="remove a schedule and its runs")
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--json", action="store_true")
+    remove.set_defaults(handler="bot.cli.schedule:schedule_remove")
+    run_now = schedule.add_parser("run-now", help="run a schedule's job once now, in this process")
+    run_now.add_argument("name", metavar="NAME")
+    run_now.add_argument("--json", action="store_true")
+    run_now.set_defaults(handler="bot.cli.schedule:schedule_run_now")

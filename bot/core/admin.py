@@ -4,19 +4,26 @@ policy, every one audited. Adapters translate mentions to plain references befor
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.store import AuditEntry, AuditStore
 from bot.core.messages import refusal_message
 from bot.core.ports import Directory, PolicySource
-from bot.errors import Language
+from bot.errors import InputError, Language
+from bot.jobs.service import make_spec
+from bot.jobs.text import run_summary, schedule_summary
 from knowledge import Ingestor, KnowledgeStore
 from policies import Request, decide, explain
+
+if TYPE_CHECKING:
+    from bot.jobs.service import ScheduleService
 
 __all__ = ["HELP", "AdminCommand", "AdminReply", "AdminService"]
 
@@ -27,7 +34,12 @@ HELP = """*Kura admin commands* (`/kura …`, admins only; replies are visible t
 • `sync [PATH]` — re-ingest one source (or all known sources)
 • `policy explain @user [#channel]` — a decision for that user, and every rule that fired
 • `audit verify` — check the audit hash chain
-• `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)"""
+• `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
+• `schedule list` — scheduled jobs with their last run and last failure
+• `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
+add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, sync with path=FOLDER)
+• `schedule remove NAME` — remove a job and its runs
+• `schedule run-now NAME` — run a job once now and show its outcome"""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class AdminService:
         model_name: str,
         sync_roots: Sequence[Path] = (),
         in_flight: dict[str, int] | None = None,
+        schedules: ScheduleService | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -80,6 +93,7 @@ class AdminService:
         self._model = model_name
         self._sync_roots = [p.resolve() for p in sync_roots]
         self._in_flight = in_flight if in_flight is not None else {}
+        self._schedules = schedules
 
     async def handle(self, command: AdminCommand) -> AdminReply:
         """Decide, run, audit."""
@@ -92,7 +106,7 @@ class AdminService:
             text = refusal_message(decision.reason_code, command.language)
         else:
             try:
-                text = await self._run(command.args)
+                text = await self._run(command.args, command, user.email if user else None)
             except SQLAlchemyError:
                 text = "The database is unavailable; nothing was changed."
         entry = AuditEntry(
@@ -116,9 +130,11 @@ class AdminService:
             audit_id = None
         return AdminReply(decision.allowed, text, audit_id)
 
-    async def _run(self, args: tuple[str, ...]) -> str:
+    async def _run(self, args: tuple[str, ...], command: AdminCommand, email: str | None) -> str:
         verb = args[0].lower() if args else "help"
         rest = args[1:]
+        if verb == "schedule":
+            return await self._schedule(rest, command, email)
         if verb == "status":
             return await self._status()
         if verb == "sources":
@@ -141,11 +157,12 @@ class AdminService:
     async def _status(self) -> str:
         stats = await self._store.stats()
         busy = sum(self._in_flight.values())
-        return (
+        text = (
             f"*Kura status*\n• model: `{self._model}`\n• database: ok\n"
             f"• index: {stats.documents} documents, {stats.chunks} chunks (`{self._store.model}`)\n"
             f"• requests in progress: {busy}"
         )
+        return text + await self._schedule_lines(brief=True)
 
     async def _sources(self) -> str:
         rows = await self._store.sources()
@@ -161,8 +178,7 @@ class AdminService:
         known = [Path(r.root) for r in await self._store.sources()]
         if rest:
             target = await asyncio.to_thread(Path(rest[0]).resolve)
-            allowed = known + self._sync_roots
-            if not any(target == a or a in target.parents for a in allowed):
+            if not await self._may_sync(target, known):
                 return f"`{target}` is not a known source or under a configured sync root; nothing was ingested."
             targets = [target]
         else:
@@ -178,6 +194,77 @@ class AdminService:
             lines.append(f"• `{target}`: {counts} ({report.seconds:.1f}s)")
             lines.extend(f"   refused `{path}`: {reason}" for path, reason in report.refused[:10])
         return "\n".join(["*Sync*", *lines]) if lines else "No sources to sync."
+
+    async def _may_sync(self, target: Path, known: list[Path] | None = None) -> bool:
+        """Admins in chat may ingest known sources and folders under the configured sync roots only."""
+        if known is None:
+            known = [Path(r.root) for r in await self._store.sources()]
+        return any(target == a or a in target.parents for a in [*known, *self._sync_roots])
+
+    async def _schedule(self, rest: tuple[str, ...], command: AdminCommand, email: str | None) -> str:
+        if self._schedules is None:
+            return "Schedules are not available here."
+        verb = rest[0].lower() if rest else "list"
+        try:
+            if verb == "list":
+                return (await self._schedule_lines(brief=False)).lstrip("\n") or "No schedules."
+            if verb == "add" and len(rest) >= 3:
+                return await self._schedule_add(self._schedules, rest[1:], email)
+            if verb == "remove" and len(rest) == 2:
+                removed = await self._schedules.store.remove(rest[1])
+                return f"Removed schedule `{removed.name}`." if removed else f"No schedule named `{rest[1]}`."
+            if verb == "run-now" and len(rest) == 2:
+                line = "/kura " + " ".join(command.args)
+                run = await self._schedules.run_now(
+                    rest[1], actor=command.user, command=line, platform=command.platform
+                )
+                return f"`{rest[1]}`: {run_summary(run)}"
+        except InputError as exc:
+            return f"Nothing was changed: {exc}"
+        return HELP
+
+    async def _schedule_add(self, schedules: ScheduleService, words: tuple[str, ...], email: str | None) -> str:
+        """``KIND NAME CRON… [timezone=…] [target=…] [key=value …] [disabled]``: the cron fields are the
+        words before the first ``key=value`` (chat text has no quoting)."""
+        kind, name, *more = words
+        cron = list(itertools.takewhile(lambda w: "=" not in w and w.lower() != "disabled", more))
+        options = more[len(cron) :]
+        params: dict[str, str] = {}
+        enabled = True
+        for word in options:
+            key, sep, value = word.partition("=")
+            if not sep and key.lower() == "disabled":
+                enabled = False
+            elif not sep or not key:
+                raise InputError(f"expected key=value after the cron line, not {word!r}")
+            else:
+                params[key] = value
+        timezone = params.pop("timezone", None) or params.pop("tz", None) or schedules.default_timezone
+        target = params.pop("target", None)
+        spec = make_spec(
+            kind, name, " ".join(cron), timezone, params=params, target=target, owner=email, enabled=enabled
+        )
+        if spec.kind == "sync" and not await self._may_sync(await asyncio.to_thread(Path(spec.params["path"]).resolve)):
+            raise InputError(f"`{spec.params['path']}` is not a known source or under a configured sync root")
+        added = await schedules.store.add(spec)
+        return f"Added schedule `{added.name}`: {schedule_summary(added)}"
+
+    async def _schedule_lines(self, *, brief: bool) -> str:
+        """Schedules with their last run and last failure (``brief``: one line each, for status)."""
+        if self._schedules is None:
+            return ""
+        views = await self._schedules.store.overview()
+        if not views:
+            return "\n• schedules: none" if brief else ""
+        lines = ["", "*Schedules*"]
+        for view in views:
+            s = view.schedule
+            last = run_summary(view.last_run) if view.last_run else "never run"
+            lines.append(f"• `{s.name}` — {last}" if brief else f"• `{s.name}` — {schedule_summary(s)}; last: {last}")
+            failure = view.last_failure
+            if failure is not None and failure != view.last_run:
+                lines.append(f"   last failure: {run_summary(failure)}")
+        return "\n".join(lines)
 
     async def _explain(self, user_ref: str, channel_id: str | None) -> str:
         user = await self._directory.user(user_ref)

@@ -1,1 +1,1 @@
-"""Scheduled work: the leader-elected scheduler and the jobs it runs (retention)."""
+"""Scheduled work: schedules and their runs as data, the job kinds, and the leader-elected scheduler."""

@@ -1,6 +1,7 @@
 """Retention as a job: apply the policy's periods and leave an audit record of what was removed.
 
-The same function serves ``kura audit purge`` and the daily scheduled run.
+The same function serves ``kura audit purge`` and the ``retention`` job kind (``bot.jobs.kinds``),
+which ``kura serve`` schedules from ``KURA_SCHEDULER_RETENTION_CRON``.
 """
 
 from __future__ import annotations
@@ -9,24 +10,29 @@ import logging
 import time
 from dataclasses import replace
 from datetime import timedelta
-from zoneinfo import ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.keyring import checkpoint_key_file
 from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe, may_remove
 from bot.audit.signing import load_key
 from bot.audit.store import operator_entry
-from bot.errors import ConfigurationError, KuraError
-from bot.jobs.scheduler import ScheduledJob
+from bot.errors import ConfigurationError, InputError
+from bot.jobs.cron import cron_trigger
+from bot.jobs.store import ScheduleSpec
 from bot.ledger import EventLedger
 from bot.settings import SchedulerSettings
-from bot.wiring import Runtime
 
-__all__ = ["retention_job", "retention_trigger", "run_retention"]
+if TYPE_CHECKING:
+    from bot.wiring import Runtime
+
+__all__ = ["RETENTION_SCHEDULE", "retention_spec", "retention_trigger", "run_retention"]
 
 _log = logging.getLogger(__name__)
+
+#: The name of the schedule ``kura serve`` keeps on ``KURA_SCHEDULER_RETENTION_CRON``.
+RETENTION_SCHEDULE = "retention"
 
 #: How long chat event ids stay in the dedupe ledger (Slack retries within minutes).
 _EVENT_IDS_KEPT = timedelta(days=7)
@@ -88,24 +94,16 @@ def retention_trigger(settings: SchedulerSettings) -> CronTrigger:
         ConfigurationError: the cron line or the time zone is not valid.
     """
     try:
-        return CronTrigger.from_crontab(settings.retention_cron, timezone=settings.timezone)
-    except (ValueError, ZoneInfoNotFoundError) as exc:
+        return cron_trigger(settings.retention_cron, settings.timezone)
+    except InputError as exc:
         raise ConfigurationError(
             f"KURA_SCHEDULER_RETENTION_CRON={settings.retention_cron!r} "
             f"KURA_SCHEDULER_TIMEZONE={settings.timezone!r}: {exc}"
         ) from exc
 
 
-def retention_job(rt: Runtime) -> ScheduledJob:
-    """The scheduled retention run. A failed run is logged and tried again at the next fire time;
-    the service carries on."""
-    s = rt.settings.scheduler
-    command = f"scheduled retention ({s.retention_cron} {s.timezone})"
-
-    async def run() -> None:
-        try:
-            await run_retention(rt, platform="scheduler", actor="scheduler:retention", command=command)
-        except (KuraError, SQLAlchemyError, OSError) as exc:
-            _log.error("retention: the scheduled run failed (%s): %s", type(exc).__name__, exc)
-
-    return ScheduledJob("retention", retention_trigger(s), run)
+def retention_spec(settings: SchedulerSettings) -> ScheduleSpec:
+    """The retention schedule made from the settings (no owner: it follows them; see
+    ``ScheduleStore.ensure``). ConfigurationError when the cron line or zone is not valid."""
+    retention_trigger(settings)
+    return ScheduleSpec(RETENTION_SCHEDULE, "retention", settings.retention_cron, settings.timezone)

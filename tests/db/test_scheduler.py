@@ -1,5 +1,5 @@
 """The scheduler on the real database: one leader among processes, failover when the leader's
-connection dies, jobs run only by the leader; the retention job's trigger comes from settings."""
+connection dies, jobs run only by the leader; retention is a schedule made from the settings."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import Database
 from bot.errors import ConfigurationError
-from bot.jobs.retention import retention_job, retention_trigger
+from bot.jobs.retention import retention_trigger
 from bot.jobs.scheduler import LEADER_LOCK, ScheduledJob, Scheduler
+from bot.jobs.service import ScheduleService
 from bot.settings import DatabaseSettings, KuraSettings, SchedulerSettings
 from bot.wiring import default_policy_file, open_runtime
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.db
 
 
 def _counting(runs: list[str], name: str) -> ScheduledJob:
-    async def run() -> None:
+    async def run(_fire_time: datetime) -> None:
         runs.append(name)
 
     return ScheduledJob("tick", IntervalTrigger(seconds=0.3), run)
@@ -107,13 +108,29 @@ def test_the_retention_trigger_comes_from_settings() -> None:
         retention_trigger(SchedulerSettings(timezone="Mars/Olympus"))
 
 
-async def test_the_retention_job_applies_the_policy_and_is_audited(db: Database, tmp_path: Path) -> None:
-    """The job as ``kura serve`` schedules it: it runs retention with the policy's plan (creating the
-    checkpoint key the anchors need), writes one record as scheduler:retention, and the chain holds."""
+async def test_retention_is_a_schedule_from_the_settings_and_is_audited(db: Database, tmp_path: Path) -> None:
+    """``kura serve`` adds the ``retention`` schedule from the settings once, and moves it when the
+    settings change. Run as the scheduler runs it, retention applies the policy's plan (creating the
+    checkpoint key the anchors need), records a done run, writes one audit record as
+    scheduler:retention, and the chain holds."""
     url = db.engine.url.render_as_string(hide_password=False)
-    settings = KuraSettings(data_dir=tmp_path / "data", database=DatabaseSettings(url=SecretStr(url)))
+    data = tmp_path / "data"
+    settings = KuraSettings(data_dir=data, database=DatabaseSettings(url=SecretStr(url)))
     async with open_runtime(settings) as rt:
-        await retention_job(rt).run()
+        service = ScheduleService(rt)
+        assert "added" == await service.ensure_retention()
+        assert await service.ensure_retention() is None
+        [job] = await service.jobs()
+        assert "retention" == job.id
+        retention = await service.store.get("retention")
+        assert retention is not None
+        assert ("retention", "17 3 * * *", "UTC", None) == (
+            retention.kind,
+            retention.cron,
+            retention.timezone,
+            retention.owner,
+        )
+        run = await job.run(datetime(2026, 11, 24, 3, 17, tzinfo=UTC))
         [record] = await rt.audit.recent(5)
         assert ("scheduler", "scheduler:retention", "retention") == (
             record.platform,
@@ -122,5 +139,18 @@ async def test_the_retention_job_applies_the_policy_and_is_audited(db: Database,
         )
         answer = rt.audit.decrypt_answer(record) or ""
         assert answer.startswith(f"retention from {default_policy_file()}: question text 90 days")
-        assert (tmp_path / "data" / "keys" / "checkpoint.key").exists()
+        assert (data / "keys" / "checkpoint.key").exists()
         assert (await rt.audit.verify()).ok
+        [stored] = await service.store.runs(retention.id)
+        assert stored == run
+        assert ("done", 1) == (stored.status, stored.attempts)
+        assert (stored.outcome or "").startswith(f"retention from {default_policy_file()}: text purged from 0")
+    moved = settings.model_copy(
+        update={"scheduler": SchedulerSettings(retention_cron="0 4 * * 0", timezone="Asia/Tokyo")}
+    )
+    async with open_runtime(moved) as rt:
+        service = ScheduleService(rt)
+        assert "updated" == await service.ensure_retention()
+        again = await service.store.get("retention")
+        assert again is not None
+        assert ("0 4 * * 0", "Asia/Tokyo") == (again.cron, again.timezone)

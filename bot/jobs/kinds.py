@@ -1,0 +1,175 @@
+"""Job kinds: what a schedule can run. Each kind names its parameters, checks them, says whether it
+needs a target (where it reports) or the chat model, and runs with a :class:`JobContext`, returning
+a one-line outcome. A new kind is one ``register(JobKind(...))`` line next to its run function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.core.types import Destination, PostResult
+from bot.errors import InputError, UpstreamError
+from bot.jobs.retention import run_retention
+from bot.jobs.store import Schedule
+from bot.jobs.targets import parse_target
+
+if TYPE_CHECKING:
+    from bot.core.outbound import Outbox
+    from bot.wiring import Runtime
+
+__all__ = ["KINDS", "JobContext", "JobKind", "get_kind", "register"]
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a running job may use: the runtime's parts, its schedule, the fire time, who runs it
+    (``scheduler:<name>``, or the operator or admin of a run-now) and the command for audit
+    records; ``outbound`` posts to the schedule's target on the platforms the adapters attached."""
+
+    runtime: Runtime
+    schedule: Schedule
+    fire_time: datetime
+    actor: str
+    command: str
+    platform: str = "scheduler"
+    outbound: Outbox | None = None
+
+
+JobRun = Callable[[JobContext], Awaitable[str]]
+ParamCheck = Callable[[Mapping[str, str]], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: its name, a one-line summary, its parameters and what it needs, and its run."""
+
+    name: str
+    summary: str
+    run: JobRun
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    needs_target: bool = False
+    #: Takes a target without needing one (e.g. ``sync`` reports its counts there when given).
+    may_target: bool = False
+    needs_model: bool = False
+    #: Further checks of the parameters (their presence is checked already); returns them normalised
+    #: or raises InputError with one line.
+    check: ParamCheck | None = None
+
+    def validate(self, params: Mapping[str, str]) -> dict[str, str]:
+        """The parameters, checked and normalised; InputError naming the first problem."""
+        known = (*self.required, *self.optional)
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
+        for key in params:
+            if key not in known:
+                raise InputError(f"{self.name} has no parameter {key!r} ({takes})")
+        for key in self.required:
+            if not params.get(key, "").strip():
+                raise InputError(f"{self.name} needs the parameter {key} (--param {key}=…)")
+        return self.check(params) if self.check is not None else dict(params)
+
+
+#: The kinds by name.
+KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    """Make a kind available to schedules (a later registration of the same name replaces it)."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> JobKind:
+    """The kind called ``name``; InputError listing the kinds when there is none."""
+    kind = KINDS.get(name)
+    if kind is None:
+        raise InputError(f"unknown job kind {name!r} ({', '.join(sorted(KINDS))})")
+    return kind
+
+
+async def _retention(ctx: JobContext) -> str:
+    report = await run_retention(ctx.runtime, platform=ctx.platform, actor=ctx.actor, command=ctx.command)
+    parts = [f"text purged from {report.text.purged} records ({report.text.held} held)"]
+    if report.records is not None:
+        parts.append(f"{report.records.pruned} records removed")
+    parts.append(f"{report.handled_events} chat event ids forgotten")
+    return f"retention from {report.plan.source}: " + ", ".join(parts)
+
+
+def _sync_params(params: Mapping[str, str]) -> dict[str, str]:
+    path = Path(params["path"].strip()).expanduser()
+    if not path.is_absolute():
+        raise InputError(f"sync: path {params['path']!r} must be an absolute folder path")
+    return {"path": str(path)}
+
+
+async def _sync(ctx: JobContext) -> str:
+    path = Path(ctx.schedule.params["path"])
+    report = await ctx.runtime.ingestor.ingest(path)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v) or "nothing"
+    outcome = f"{report.root}: {counts} ({report.seconds:.1f}s)"
+    if ctx.schedule.target:
+        # Counts only: naming files would show readers of the target documents they may not read.
+        return f"{outcome}; " + await _post(ctx, f"Sync of `{report.root}`: {counts}.", action="admin")
+    return outcome
+
+
+def _where(ctx: JobContext) -> tuple[Outbox, Destination]:
+    if not ctx.schedule.target:
+        raise InputError(f"{ctx.schedule.kind} needs a target")
+    if ctx.outbound is None:
+        raise UpstreamError("no chat platform is attached to post to (run it from `kura serve`)")
+    return ctx.outbound, parse_target(ctx.schedule.target).destination()
+
+
+def _owner(ctx: JobContext) -> str:
+    if not ctx.schedule.owner:
+        raise InputError(f"schedule {ctx.schedule.name} has no owner whose rights a post could use (--as EMAIL)")
+    return ctx.schedule.owner
+
+
+def _posted(result: PostResult) -> str:
+    if result.posted:
+        return f"posted to {result.destination} (audit {result.audit_id})"
+    if result.reason_code in ("upstream", "unavailable"):
+        raise UpstreamError(f"not posted to {result.destination}: {result.reason_code}")  # tried again
+    return f"not posted to {result.destination}: {result.reason_code} (audit {result.audit_id})"
+
+
+async def _post(ctx: JobContext, text: str, *, action: str) -> str:
+    (outbox, where), owner = _where(ctx), _owner(ctx)
+    result = await outbox.post(where, text, owner=owner, actor=ctx.actor, action=action, subject=ctx.command)
+    return _posted(result)
+
+
+async def _ask(ctx: JobContext) -> str:
+    (outbox, where), owner = _where(ctx), _owner(ctx)
+    result = await outbox.ask(ctx.schedule.params["question"], to=where, owner=owner, actor=ctx.actor)
+    return _posted(result)
+
+
+register(JobKind("retention", "apply the retention policy (as `kura audit purge`)", _retention))
+register(
+    JobKind(
+        "sync",
+        "re-ingest a knowledge folder (counts posted to the target, if any)",
+        _sync,
+        required=("path",),
+        may_target=True,
+        check=_sync_params,
+    )
+)
+register(
+    JobKind(
+        "ask",
+        "ask a question as the owner and post the answer to the target, for its readers",
+        _ask,
+        required=("question",),
+        needs_target=True,
+        needs_model=True,
+    )
+)
