@@ -9,7 +9,8 @@
           ├── ModelUnavailable
           └── EmbeddingUnavailable
 
-Each error carries a stable ``code``; :func:`user_message` gives its ja/en text. Never show
+Each error carries a stable ``code``; :func:`user_message` gives its ja/en text from the
+catalogue in :mod:`bot.core.messages`. Never show
 ``str(error)`` to a chat user: it may name internals. Operators (CLI) get ``str(error)``.
 """
 
@@ -81,43 +82,9 @@ class EmbeddingUnavailable(UpstreamError):
     code = "embedding_unavailable"
 
 
-_MESSAGES: dict[str, dict[Language, str]] = {
-    "internal": {
-        "ja": "申し訳ありません。内部エラーが発生しました。管理者にお問い合わせください。",
-        "en": "Sorry, something went wrong inside Kura. Please contact your administrator.",
-    },
-    "configuration": {
-        "ja": "Kura の設定に問題があります。管理者にお問い合わせください。",
-        "en": "Kura is misconfigured. Please contact your administrator.",
-    },
-    "bad_input": {
-        "ja": "リクエストを処理できませんでした。内容を確認してもう一度お試しください。",
-        "en": "Kura could not process that request. Please check it and try again.",
-    },
-    "upstream": {
-        "ja": "Kura は一時的に利用できません。しばらくしてからもう一度お試しください。",
-        "en": "Kura is temporarily unavailable. Please try again in a few minutes.",
-    },
-    "database_unavailable": {
-        "ja": "Kura は一時的に利用できません（データベースに接続できません）。しばらくしてからお試しください。",
-        "en": "Kura is temporarily unavailable (database unreachable). Please try again shortly.",
-    },
-    "model_unavailable": {
-        "ja": "Kura は一時的に利用できません（言語モデルが応答しません）。しばらくしてからお試しください。",
-        "en": "Kura is temporarily unavailable (the language model is not responding). Please try again shortly.",
-    },
-    "directory_unavailable": {
-        "ja": "Kura は一時的に利用できません（ユーザー情報を確認できません）。しばらくしてからお試しください。",
-        "en": "Kura is temporarily unavailable (cannot look up users). Please try again shortly.",
-    },
-    "embedding_unavailable": {
-        "ja": "Kura は一時的に利用できません（検索モデルが応答しません）。しばらくしてからお試しください。",
-        "en": "Kura is temporarily unavailable (the search model is not responding). Please try again shortly.",
-    },
-}
-
-
 def user_message(code: str, language: Language) -> str:
-    """Return the user-facing text for an error code, in the given language."""
-    texts = _MESSAGES.get(code, _MESSAGES["internal"])
-    return texts[language]
+    """Return the user-facing text for an error code, in the given language (the words live in
+    :mod:`bot.core.messages`, with every other text Kura shows users)."""
+    from bot.core.messages import error_message  # the catalogue imports Language from here
+
+    return error_message(code, language)

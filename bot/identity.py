@@ -80,6 +80,11 @@ class FileDirectory:
             self._users[m].member() if m in self._users else Member(m, frozenset(), known=False) for m in channel[1]
         )
 
+    async def locale(self, ref: str) -> Language | None:
+        """The language the user reads, from the directory file; None if unknown."""
+        user = self._users.get(ref.strip().lower())
+        return user.locale if user else None
+
     def users(self) -> list[DirectoryUser]:
         """Everyone, in file order."""
         return list(self._users.values())

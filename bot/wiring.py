@@ -6,10 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-
-import openai
+from typing import TYPE_CHECKING
 
 import bot
 import policies
@@ -17,22 +17,25 @@ from bot.audit import AuditStore, Keyring
 from bot.audit.keyring import checkpoint_key_file
 from bot.audit.retention import RetentionPlan
 from bot.audit.signing import load_key
-from bot.core.admin import AdminService
-from bot.core.pipeline import Pipeline, PipelineConfig
-from bot.core.ports import Directory, PolicySource
 from bot.db import Database
 from bot.errors import ConfigurationError, ModelUnavailable
 from bot.identity import FileDirectory
+from bot.metrics import Metrics
 from bot.policy_source import ReloadingPolicy
-from bot.redaction import redact
 from bot.settings import KuraSettings
-from bot.signals import RequestSignals
-from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
-from llm import ChatModel, E5Embedder, Embedder, OpenAIChatModel, OpenAIEmbedder
-from llm.catalog import get_local_model
-from llm.errors import LLMError
-from llm.runtime import LocalModelServer, ensure_model_file
 from policies import Policy, PolicyError, load_policy
+
+# The model clients, the embedder, the pipeline and the knowledge store pull in openai, numpy and
+# the embedded e5 engine (seconds of imports): they are imported where they are built, so that
+# `kura policy …`, `kura audit …` and `kura --help` start fast.
+if TYPE_CHECKING:
+    from bot.core.admin import AdminService
+    from bot.core.conversation import Conversation
+    from bot.core.outbound import Outbox
+    from bot.core.pipeline import Pipeline
+    from bot.core.ports import Directory, History, PolicySource, Transport
+    from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
+    from llm import ChatModel, Embedder
 
 __all__ = [
     "Runtime",
@@ -82,13 +85,24 @@ def load_configured_policy(settings: KuraSettings) -> Policy:
         raise ConfigurationError("; ".join(exc.problems)) from exc
 
 
+def _check_embedder(settings: KuraSettings) -> None:
+    e = settings.embedding
+    if e.backend == "openai" and not e.base_url:
+        raise ConfigurationError("KURA_EMBEDDING_BASE_URL is required when KURA_EMBEDDING_BACKEND=openai")
+
+
 def _embedder(settings: KuraSettings) -> Embedder:
+    _check_embedder(settings)
     e = settings.embedding
     if e.backend == "openai":
-        if not e.base_url:
-            raise ConfigurationError("KURA_EMBEDDING_BASE_URL is required when KURA_EMBEDDING_BACKEND=openai")
+        import openai
+
+        from llm.embeddings import OpenAIEmbedder
+
         client = openai.AsyncOpenAI(base_url=e.base_url, api_key=e.api_key.get_secret_value())
         return OpenAIEmbedder(client, e.model, e.dim, batch_size=e.batch_size)
+    from llm.embeddings import E5Embedder
+
     return E5Embedder(threads=e.threads, batch_size=e.batch_size)
 
 
@@ -100,13 +114,12 @@ def _anchor_key(settings: KuraSettings) -> bytes | None:
 
 @dataclass
 class Runtime:
-    """Every part, built. ``pipeline`` and ``chat`` exist when a model was asked for."""
+    """Every part, built. ``pipeline`` and ``chat`` exist when a model was asked for; the embedder,
+    the knowledge store and the ingestor are built on first use (commands about the audit log or
+    the policy never load the embedding model)."""
 
     settings: KuraSettings
     database: Database
-    store: KnowledgeStore
-    embedder: Embedder
-    ingestor: Ingestor
     audit: AuditStore
     directory: FileDirectory
     policy: PolicySource
@@ -115,11 +128,42 @@ class Runtime:
     model_url: str | None = None
     retriever: PgVectorRetriever | None = None
     secondary: ChatModel | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The configured embedder (the in-process e5 model loads here, once)."""
+        return _embedder(self.settings)
+
+    @cached_property
+    def store(self) -> KnowledgeStore:
+        """Documents and chunks, for this embedder's vectors."""
+        from knowledge import KnowledgeStore
+
+        return KnowledgeStore(self.database.sessions, self.embedder.name, self.embedder.dim)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        """Adds and syncs folders of documents."""
+        from knowledge import Ingestor
+
+        r = self.settings.retrieval
+        return Ingestor(
+            self.store,
+            self.embedder,
+            chunk_tokens=r.chunk_tokens,
+            overlap_tokens=r.chunk_overlap_tokens,
+            max_file_bytes=r.max_file_bytes,
+        )
 
     def make_pipeline(self, directory: Directory) -> Pipeline:
         """A pipeline over these parts, with a platform's own directory (e.g. Slack ids)."""
         if self.chat is None or self.retriever is None:
             raise ConfigurationError("the runtime was opened without a model")
+        from bot.core.pipeline import Pipeline, PipelineConfig
+        from bot.redaction import redact
+        from bot.signals import RequestSignals
+
         config = PipelineConfig(
             top_k=self.settings.retrieval.top_k,
             max_tokens=self.settings.llm.max_tokens,
@@ -135,6 +179,7 @@ class Runtime:
             signals=RequestSignals(self.embedder, self.audit),
             secondary=self.secondary,
             redact=redact,
+            metrics=self.metrics,
         )
 
     def retention_plan(self) -> RetentionPlan:
@@ -149,6 +194,9 @@ class Runtime:
 
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
+        from bot.core.admin import AdminService
+        from bot.jobs.service import ScheduleService
+
         return AdminService(
             directory,
             self.policy,
@@ -158,10 +206,42 @@ class Runtime:
             model_name=self.chat.name if self.chat else "(none)",
             sync_roots=self.settings.slack.sync_roots,
             in_flight=pipeline.in_flight if pipeline else None,
+            schedules=ScheduleService(self),
+        )
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Posts without an inbound event (jobs), on every platform an adapter attached."""
+        from bot.core.outbound import Outbox
+
+        return Outbox(self.policy, self.audit, link_hosts=self.settings.answer_link_hosts)
+
+    def attach(self, transport: Transport, directory: Directory, history: History | None = None) -> Conversation:
+        """The conversation for a platform an adapter serves (its transport, directory and thread
+        history), also made reachable for outbound posts."""
+        from bot.core.conversation import Conversation, PlatformParts
+        from bot.ledger import EventLedger
+
+        pipeline = self.make_pipeline(directory)
+        parts = PlatformParts(transport, directory, pipeline, history)
+        self.outbox.attach(parts)
+        return Conversation(
+            parts,
+            ledger=EventLedger(self.database.sessions),
+            feedback=self.audit,
+            admin=self.make_admin(directory, pipeline),
+            policy=self.policy,
         )
 
 
 async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[ChatModel, str]:
+    import openai
+
+    from llm.catalog import get_local_model
+    from llm.chat import OpenAIChatModel
+    from llm.errors import LLMError
+    from llm.runtime import LocalModelServer, ensure_model_file
+
     llm = settings.llm
     base_url = llm.base_url
     model_name = llm.model
@@ -202,6 +282,10 @@ def _secondary_model(settings: KuraSettings, stack: AsyncExitStack) -> ChatModel
     second = settings.secondary
     if second.base_url is None:
         return None
+    import openai
+
+    from llm.chat import OpenAIChatModel
+
     client = openai.AsyncOpenAI(
         base_url=second.base_url, api_key=second.api_key.get_secret_value(), timeout=second.timeout_s, max_retries=1
     )
@@ -225,24 +309,18 @@ async def open_runtime(
         await database.start()
         stack.push_async_callback(database.close)
         await database.ensure_schema()
-        embedder = _embedder(settings)
-        store = KnowledgeStore(database.sessions, embedder.name, embedder.dim)
-        r = settings.retrieval
-        ingestor = Ingestor(
-            store,
-            embedder,
-            chunk_tokens=r.chunk_tokens,
-            overlap_tokens=r.chunk_overlap_tokens,
-            max_file_bytes=r.max_file_bytes,
-        )
+        _check_embedder(settings)  # a missing setting fails now, before the embedder is first used
         cipher = Keyring.from_settings(settings)
         audit = AuditStore(database.sessions, cipher, anchor_key=_anchor_key(settings))
-        runtime = Runtime(settings, database, store, embedder, ingestor, audit, directory, policy)
+        runtime = Runtime(settings, database, audit, directory, policy)
         if with_model:
+            from knowledge import PgVectorRetriever
+
             runtime.chat, runtime.model_url = await _chat_model(settings, stack, say)
             runtime.secondary = _secondary_model(settings, stack)
+            r = settings.retrieval
             runtime.retriever = PgVectorRetriever(
-                store, embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
+                runtime.store, runtime.embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
             )
             runtime.pipeline = runtime.make_pipeline(directory)
         yield runtime

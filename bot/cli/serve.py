@@ -1,4 +1,5 @@
-"""``kura serve``: the configured chat adapters, until SIGTERM or Ctrl-C."""
+"""``kura serve``: the configured chat adapters and the scheduler on one HTTP host (``/healthz``,
+``/readyz``, ``/metrics`` and the adapters' routes), until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import sys
 
 from bot.adapters.slack.runner import SlackRunner
 from bot.errors import ConfigurationError
-from bot.jobs.retention import retention_job, retention_trigger
+from bot.http import HttpHost
+from bot.jobs.retention import retention_trigger
 from bot.jobs.scheduler import Scheduler
+from bot.jobs.service import ScheduleService
 from bot.settings import KuraSettings
 from bot.wiring import open_runtime
 
@@ -22,8 +25,8 @@ def _status(message: str) -> None:
 
 
 async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """Start Slack (Socket Mode or HTTP) on the full pipeline and the scheduler (retention), and
-    wait for a stop signal."""
+    """Start Slack (Socket Mode or HTTP) on the full pipeline, the scheduler (retention) and the HTTP
+    host, and wait for a stop signal."""
     if not settings.slack.configured:
         raise ConfigurationError(
             "no chat adapter is configured: set KURA_SLACK_BOT_TOKEN and KURA_SLACK_APP_TOKEN (Socket Mode) "
@@ -36,18 +39,34 @@ async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with open_runtime(settings, with_model=True, status=_status) as rt:
         jobs = settings.scheduler
+        schedules = ScheduleService(rt)
+        if jobs.enabled and (done := await schedules.ensure_retention()):
+            _status(f"scheduler: retention schedule {done} ({jobs.retention_cron} {jobs.timezone})")
         scheduler = Scheduler(
-            rt.database.engine, [retention_job(rt)], timezone=jobs.timezone, check_s=jobs.leader_check_s, status=_status
+            rt.database.engine, schedules.jobs, timezone=jobs.timezone, check_s=jobs.leader_check_s, status=_status
         )
-        runner = SlackRunner(settings.slack, settings.http, rt)
-        await runner.start()
+        host = HttpHost(settings.http, rt.metrics)
+        host.add_check("database", rt.database.ping)
+        runner = SlackRunner(settings.slack, settings.http, rt, host)
+        scheduling = asyncio.Event()  # set once the scheduler runs (leader or standby)
+
+        async def scheduler_started() -> bool:
+            return scheduling.is_set()
+
         if jobs.enabled:
-            await scheduler.start()
-        where = "Socket Mode" if runner.mode == "socket" else f"HTTP on {settings.http.host}:{runner.port}/slack/events"
-        _status(f"slack: connected ({where}); Ctrl-C to stop")
+            host.add_check("scheduler", scheduler_started)
         try:
+            await runner.start()
+            if jobs.enabled:
+                await scheduler.start()
+                scheduling.set()
+            await host.start()
+            where = "Socket Mode" if runner.mode == "socket" else "HTTP, /slack/events"
+            _status(f"slack: connected ({where}); http on {settings.http.host}:{host.port}; Ctrl-C to stop")
             await stop.wait()
         finally:
+            scheduling.clear()
+            await host.stop()
             await scheduler.stop()
             await runner.stop()
     return 0

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.audit.store import AuditEntry
 from bot.core.messages import no_sources_message, refusal_message
 from bot.core.ports import AuditLog, Directory, PolicySource, Signals
-from bot.core.sanitize import sanitize_answer
+from bot.core.sanitize import CleanStream
 from bot.core.types import (
     Citation,
     Completed,
@@ -41,6 +41,7 @@ from bot.errors import (
     UpstreamError,
     user_message,
 )
+from bot.metrics import Metrics
 from knowledge import RetrievedChunk, Retriever
 from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, TokenUsage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
@@ -106,6 +107,7 @@ class Pipeline:
         signals: Signals | None = None,
         secondary: ChatModel | None = None,
         redact: Callable[[str], str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -116,6 +118,8 @@ class Pipeline:
         self._signals = signals
         self._secondary = secondary
         self._redact = redact
+        #: Shared with the conversation, which counts what never reaches the pipeline.
+        self.metrics = metrics or Metrics()
         #: Requests being answered now, for ``status`` (shared with the admin service).
         self.in_flight: dict[str, int] = {"ask": 0}
 
@@ -155,8 +159,9 @@ class Pipeline:
         """Answer one message, yielding Decided, SourcesFound, TextDelta... and finally Completed."""
         self.in_flight["ask"] += 1
         try:
-            async for event in self._handle(message):
-                yield event
+            with self.metrics.in_flight():
+                async for event in self._handle(message):
+                    yield event
         finally:
             self.in_flight["ask"] -= 1
 
@@ -165,7 +170,8 @@ class Pipeline:
         language: Language = message.locale or detect_language(message.text)
         entry = _EntryBuilder(message, started)
         try:
-            decision, email, _, policy_version = await self._decide(message)
+            with self.metrics.timed("decide"):
+                decision, email, _, policy_version = await self._decide(message)
         except (SQLAlchemyError, UpstreamError) as exc:
             _log.warning("directory lookup failed error=%s", type(exc).__name__)
             denied = Decision(False, "policy_error", "the directory could not be read")
@@ -179,9 +185,10 @@ class Pipeline:
             yield await self._finish(entry, decision, "refused", text, (), language)
             return
         try:
-            chunks = await self._retriever.retrieve(
-                message.text, decision.scope.principal_sets, int(decision.scope.clearance), self._config.top_k
-            )
+            with self.metrics.timed("retrieve"):
+                chunks = await self._retriever.retrieve(
+                    message.text, decision.scope.principal_sets, int(decision.scope.clearance), self._config.top_k
+                )
         except (EmbeddingError, SQLAlchemyError) as exc:
             code = EmbeddingUnavailable.code if isinstance(exc, EmbeddingError) else DatabaseUnavailable.code
             _log.warning("retrieval failed error=%s", type(exc).__name__)
@@ -203,6 +210,8 @@ class Pipeline:
         model, prompt = self._route(chunks, prompt, entry)
         parts: list[str] = []
         usage: TokenUsage | None = None
+        # Adapters only ever see sanitised text: deltas are released by the same rules as the answer.
+        clean = CleanStream(self._config.link_hosts)
         try:
             async for piece in model.stream(prompt, max_tokens=self._config.max_tokens):
                 if isinstance(piece, TokenUsage):
@@ -210,14 +219,19 @@ class Pipeline:
                     continue
                 if not parts:
                     entry.first_token_ms = int((time.perf_counter() - started) * 1000)
+                    self.metrics.observe("first_token", time.perf_counter() - started)
                 parts.append(piece)
-                yield TextDelta(piece)
+                if shown := clean.feed(piece):
+                    yield TextDelta(shown)
         except ModelServerError as exc:
             _log.warning("model failed error=%s", exc)
             text = user_message(ModelUnavailable.code, language)
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
-        answer = sanitize_answer("".join(parts), self._config.link_hosts).strip()
+        tail, answer = clean.finish()
+        if tail:
+            yield TextDelta(tail)
+        self.metrics.tokens(usage.completion_tokens if usage is not None else len(parts))
         if usage is not None:
             entry.tokens = usage.total
         else:
@@ -268,6 +282,10 @@ class Pipeline:
             if status == "answered":
                 # No answer leaves without its audit record.
                 status, text, citations = "unavailable", user_message(DatabaseUnavailable.code, language), ()
+        self.metrics.request(entry.message.platform, status)
+        if status == "refused":
+            self.metrics.refusal(decision.reason_code)
+        self.metrics.observe("total", time.perf_counter() - entry.started)
         return Completed(Reply(status, text, citations, decision, audit_id, language))
 
 

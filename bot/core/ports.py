@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from bot.audit.store import AuditEntry
+from bot.core.types import Destination, HistoryMessage, InboundMessage, Reply
+from bot.errors import Language
 from bot.identity import DirectoryUser
 from policies import Member, Policy
 from policies.model import Usage
 
-__all__ = ["AuditLog", "Directory", "PolicySource", "Signals"]
+__all__ = [
+    "AuditLog",
+    "Directory",
+    "FeedbackLog",
+    "History",
+    "Ledger",
+    "PolicySource",
+    "ReplyStream",
+    "Signals",
+    "Transport",
+]
 
 
 class Directory(Protocol):
@@ -21,6 +34,10 @@ class Directory(Protocol):
 
     async def channel_members(self, channel_id: str) -> tuple[Member, ...] | None:
         """Everyone who sees replies in the channel; None if the channel is unknown."""
+        ...
+
+    async def locale(self, ref: str) -> Language | None:
+        """The language the person reads (their platform setting), or None if unknown."""
         ...
 
 
@@ -49,4 +66,79 @@ class AuditLog(Protocol):
 
     async def append(self, entry: AuditEntry) -> str:
         """Append one record; return its id."""
+        ...
+
+
+class Ledger(Protocol):
+    """Which chat deliveries were already taken, shared by every replica."""
+
+    async def claim(self, platform: str, event_id: str) -> bool:
+        """True exactly once per (platform, event id), whichever replica asks first."""
+        ...
+
+
+class FeedbackLog(Protocol):
+    """Where 👍/👎 on answers are kept."""
+
+    async def record_feedback(self, audit_id: str, user_ref: str, value: int) -> bool:
+        """Store +1/-1 against an answer's audit record; False if there is no such record."""
+        ...
+
+
+class History(Protocol):
+    """Earlier messages of a thread on one platform."""
+
+    async def thread(self, conversation: str, thread: str, before: str | None) -> Sequence[HistoryMessage]:
+        """The thread's messages, oldest first, up to (not including) ``before``.
+
+        Args:
+            conversation: the channel or chat the thread is in.
+            thread: the thread's id.
+            before: the message being answered; it and everything after it are left out.
+
+        Returns:
+            Messages with Kura's own mention removed, each marked as Kura's, a person's or a bot's.
+        """
+        ...
+
+
+class ReplyStream(Protocol):
+    """One reply being written into a conversation. It only ever receives sanitised text."""
+
+    async def start(self, language: Language) -> None:
+        """Show at once that Kura is working (a placeholder), where the platform allows it."""
+        ...
+
+    async def go_private(self) -> None:
+        """From now on the reply is for the asker alone; withdraw anything shown to others."""
+        ...
+
+    async def append(self, text: str) -> None:
+        """More of the answer (clean): the platform shows it as it comes, or keeps it for the end."""
+        ...
+
+    async def finish(self, reply: Reply) -> None:
+        """The final reply: its whole text, sources and feedback buttons."""
+        ...
+
+    async def fail(self, text: str) -> None:
+        """A short failure line instead of an answer."""
+        ...
+
+
+class Transport(Protocol):
+    """What Kura can do on one chat platform: answer a message, post without being asked."""
+
+    platform: str
+
+    def reply(self, message: InboundMessage, *, private: bool) -> ReplyStream:
+        """A reply to ``message`` in its thread; ``private`` shows it to the asker alone."""
+        ...
+
+    async def post(self, to: Destination, reply: Reply) -> str:
+        """Post a finished reply as a new message; returns the platform's message id.
+
+        Raises:
+            UpstreamError: the platform refused or could not be reached.
+        """
         ...

@@ -9,19 +9,26 @@ from bot.errors import Language
 from policies import Decision
 
 __all__ = [
+    "Author",
     "Citation",
     "Completed",
     "Decided",
+    "Destination",
+    "HistoryMessage",
     "InboundMessage",
     "PipelineEvent",
+    "PostResult",
     "Reply",
     "ReplyStatus",
+    "SourceRef",
     "SourcesFound",
     "TextDelta",
     "Turn",
 ]
 
 ReplyStatus = Literal["answered", "no_sources", "refused", "unavailable"]
+#: Who wrote a message in a thread: Kura itself, a person, or another bot or app.
+Author = Literal["kura", "person", "bot"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,9 @@ class InboundMessage:
     """A question, as any adapter hands it to the core.
 
     ``channel_id`` None means a direct conversation: the reply's audience is the asker alone.
+    ``conversation_id`` is where the platform delivers the reply (a DM's own id for direct
+    messages; the channel otherwise); ``message_id`` is the message itself, so a reply in a thread
+    that began earlier (``thread_id`` differs) comes with the thread's history.
     """
 
     platform: str
@@ -47,6 +57,58 @@ class InboundMessage:
     event_id: str | None = None
     locale: Language | None = None
     history: tuple[Turn, ...] = ()
+    conversation_id: str | None = None
+    message_id: str | None = None
+
+    @property
+    def where(self) -> str | None:
+        """The conversation the reply goes to."""
+        return self.conversation_id or self.channel_id
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One message of a thread as a platform's history gives it (mention of Kura removed)."""
+
+    message_id: str
+    author: Author
+    text: str
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a message goes on a platform: a channel (``conversation``), a thread in it, or a
+    person directly (``user`` with no ``conversation``: the platform opens the DM)."""
+
+    platform: str
+    conversation: str | None = None
+    thread: str | None = None
+    user: str | None = None
+
+    def __str__(self) -> str:
+        where = self.conversation or f"@{self.user}"
+        return f"{self.platform}:{where}" + (f"/{self.thread}" if self.thread else "")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A document a message drew on, with the access it carries (for the audience rule)."""
+
+    source: str
+    title: str
+    acl: tuple[str, ...]
+    classification: int
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What happened to an outbound message."""
+
+    posted: bool
+    reason_code: str
+    destination: Destination
+    message_id: str | None = None
+    audit_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,31 @@ class WebApiMethods:
             "message": self._wire(message),
         }
 
+    def _chat_delete(self, params: JSON) -> JSON:
+        message = self._find(str(params.get("channel", "")), str(params.get("ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if message["user"] != self.bot_user_id:
+            return {"ok": False, "error": "cant_delete_message"}
+        self._messages.remove(message)
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _conversations_open(self, params: JSON) -> JSON:
+        """A DM with one user: ``D`` + their id, a channel of the two of them (made on first use)."""
+        users = [u for u in str(params.get("users", "")).split(",") if u]
+        if len(users) != 1 or users[0] not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        channel = "D" + users[0].removeprefix("U")
+        self.channels.setdefault(channel, [users[0], self.bot_user_id])
+        return {"ok": True, "channel": {"id": channel, "is_im": True}}
+
+    def _users_lookup_by_email(self, params: JSON) -> JSON:
+        email = str(params.get("email", "")).lower()
+        for user in self.users.values():
+            if user.email is not None and user.email.lower() == email:
+                return self._users_info({"user": user.id})
+        return {"ok": False, "error": "users_not_found"}
+
     def _chat_post_ephemeral(self, params: JSON) -> JSON:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}

@@ -4,15 +4,12 @@ record; without it the estimate stays; a server that rejects ``stream_options`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import openai
 import pytest
-from aiohttp import web
 
 import bot
 import policies
@@ -24,71 +21,12 @@ from bot.wiring import StaticPolicy
 from knowledge.store import SearchHit
 from llm import ChatMessage, OpenAIChatModel, TokenUsage
 from llm.errors import ModelServerError
+from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.unit
 
 ANSWER = "締め日は 毎月 25日です [1]"
 PIECES = [w + " " for w in ANSWER.split(" ")]
-
-
-class FakeOpenAI:
-    """``POST /v1/chat/completions`` (``stream: true``) on 127.0.0.1, answered the way vLLM does.
-
-    Streams ``PIECES`` as ``chat.completion.chunk`` events, then, if the request asked for
-    ``stream_options.include_usage`` and ``counts`` is set, a last chunk with ``choices: []`` and
-    ``usage``; then ``data: [DONE]``. ``strict`` answers 400 to any request carrying ``stream_options``
-    (servers that reject unknown parameters); ``too_long`` answers 400 to every request (a prompt over
-    the context). Every request body is kept in ``requests``.
-    """
-
-    def __init__(self, *, counts: tuple[int, int] | None = None, strict: bool = False) -> None:
-        self.counts, self.strict, self.too_long = counts, strict, False
-        self.requests: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def __aenter__(self) -> Self:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _completions(self, request: web.Request) -> web.StreamResponse:
-        body: dict[str, Any] = await request.json()
-        self.requests.append(body)
-        if self.too_long or (self.strict and "stream_options" in body):
-            reason = "maximum context length exceeded" if self.too_long else "unknown field: stream_options"
-            error = {"object": "error", "message": reason, "type": "BadRequestError", "param": None, "code": 400}
-            return web.json_response(error, status=400)
-        with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await response.prepare(request)
-        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": body["model"]}
-
-        async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
-            chunk = base | {"choices": choices} | ({"usage": None} if with_usage else {}) | extra
-            await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-
-        await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-        for piece in PIECES:
-            await send([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-        await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
-        if with_usage and self.counts is not None:
-            prompt, completion = self.counts
-            usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-            await send([], usage=usage)
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
 
 
 class OneHit:
@@ -148,7 +86,7 @@ def _estimate(body: dict[str, Any]) -> int:
 
 async def test_counted_usage_comes_after_the_text(client: openai.AsyncOpenAI) -> None:
     """The request asks for usage; the server's counts come out once, after every text piece."""
-    async with FakeOpenAI(counts=(1234, 56)) as fake:
+    async with FakeOpenAI(PIECES, counts=(1234, 56)) as fake:
         items = await _collect(_model(client, fake))
     assert [*PIECES, TokenUsage(1234, 56)] == items
     assert [{"include_usage": True}] == [r.get("stream_options") for r in fake.requests]
@@ -156,7 +94,7 @@ async def test_counted_usage_comes_after_the_text(client: openai.AsyncOpenAI) ->
 
 async def test_counted_usage_reaches_the_audit_record(client: openai.AsyncOpenAI) -> None:
     """Through the pipeline: the record's tokens are the server's prompt + completion, not an estimate."""
-    async with FakeOpenAI(counts=(1234, 56)) as fake:
+    async with FakeOpenAI(PIECES, counts=(1234, 56)) as fake:
         tokens = await _audited_tokens(_model(client, fake))
     assert 1234 + 56 == tokens
     assert _estimate(fake.requests[0]) != tokens
@@ -164,7 +102,7 @@ async def test_counted_usage_reaches_the_audit_record(client: openai.AsyncOpenAI
 
 async def test_without_counts_the_audit_record_keeps_the_estimate(client: openai.AsyncOpenAI) -> None:
     """A server that ignores stream_options (as llama.cpp's Python server does): no usage, estimate."""
-    async with FakeOpenAI(counts=None) as fake:
+    async with FakeOpenAI(PIECES, counts=None) as fake:
         model = _model(client, fake)
         assert PIECES == await _collect(model)
         tokens = await _audited_tokens(model)
@@ -173,7 +111,7 @@ async def test_without_counts_the_audit_record_keeps_the_estimate(client: openai
 
 async def test_server_rejecting_stream_options_is_asked_without_them_from_then_on(client: openai.AsyncOpenAI) -> None:
     """400 to stream_options: retried once without, the answer streams, later requests omit them."""
-    async with FakeOpenAI(counts=(1234, 56), strict=True) as fake:
+    async with FakeOpenAI(PIECES, counts=(1234, 56), strict=True) as fake:
         model = _model(client, fake)
         assert PIECES == await _collect(model)
         tokens = await _audited_tokens(model)
@@ -183,7 +121,7 @@ async def test_server_rejecting_stream_options_is_asked_without_them_from_then_o
 
 async def test_a_bad_request_for_another_reason_fails_and_is_not_remembered(client: openai.AsyncOpenAI) -> None:
     """A 400 the retry also gets is the request's fault: ModelServerError, and usage is still asked next time."""
-    async with FakeOpenAI(counts=(1234, 56)) as fake:
+    async with FakeOpenAI(PIECES, counts=(1234, 56)) as fake:
         model = _model(client, fake)
         fake.too_long = True
         with pytest.raises(ModelServerError):

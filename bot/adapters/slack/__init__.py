@@ -1,6 +1,7 @@
 """The Slack adapter: events in (Socket Mode or HTTP), streamed answers and admin replies out."""
 
-from bot.adapters.slack.app import SlackServices, build_app
+from bot.adapters.slack.app import build_app
 from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.transport import SlackHistory, SlackTransport
 
-__all__ = ["SlackDirectory", "SlackServices", "build_app"]
+__all__ = ["SlackDirectory", "SlackHistory", "SlackTransport", "build_app"]

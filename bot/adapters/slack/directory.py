@@ -1,22 +1,33 @@
 """Who a Slack user is: Slack id → email (``users.info``) → Kura's directory; channel members
 (``conversations.members``). Cached briefly. People from other workspaces (Slack Connect) are
-members with no rights, whatever their email."""
+members with no rights, whatever their email.
+
+Lookups of the same id that overlap share one Web API call: when many mentions arrive at once
+(after a restart, or when the cache expires) Slack sees one ``users.info`` per person and one
+``conversations.members`` per channel, not one per mention, which would run into its rate limits.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.translate import language_of
-from bot.errors import DirectoryUnavailable
+from bot.errors import DirectoryUnavailable, Language
 from bot.identity import DirectoryUser, FileDirectory
 from policies import Member
 
 __all__ = ["SlackDirectory", "SlackProfile"]
+
+T = TypeVar("T")
+#: Member profiles fetched at once when a channel's members are first looked up.
+MEMBER_LOOKUPS = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,29 @@ class _TTLCache:
         self._items[key] = (time.monotonic(), value)
 
 
+class _Shared:
+    """Concurrent calls for one key await one fetch (its result or its exception)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        future = self._pending.get(key)
+        if future is None:
+            future = asyncio.ensure_future(fetch())
+            self._pending[key] = future
+            future.add_done_callback(lambda done: self._done(key, done))
+        # A waiter that is cancelled leaves the fetch running for the others.
+        result: T = await asyncio.shield(future)
+        return result
+
+    def _done(self, key: str, future: asyncio.Future[Any]) -> None:
+        if self._pending.get(key) is future:
+            del self._pending[key]
+        if not future.cancelled():
+            future.exception()  # retrieved here too, in case every waiter was cancelled
+
+
 class SlackDirectory:
     """The Directory port for Slack user and channel ids (emails are passed to the base directory)."""
 
@@ -54,12 +88,17 @@ class SlackDirectory:
         self._team_id = team_id
         self._profiles = _TTLCache(ttl_s)
         self._members = _TTLCache(ttl_s)
+        self._profile_calls = _Shared()
+        self._member_calls = _Shared()
 
     async def profile(self, user_id: str) -> SlackProfile | None:
         """The user's Slack profile (cached); None if Slack does not know them."""
         cached = self._profiles.get(user_id)
         if isinstance(cached, SlackProfile):
             return cached
+        return await self._profile_calls.run(user_id, lambda: self._fetch_profile(user_id))
+
+    async def _fetch_profile(self, user_id: str) -> SlackProfile | None:
         try:
             response = await self._client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
@@ -95,11 +134,21 @@ class SlackDirectory:
         language = language_of(profile.locale)
         return replace(user, locale=language) if language else user
 
+    async def locale(self, ref: str) -> Language | None:
+        """The language set in the person's Slack profile (or the directory, for an email)."""
+        if "@" in ref:
+            return await self._base.locale(ref)
+        profile = await self.profile(ref)
+        return language_of(profile.locale) if profile else None
+
     async def channel_members(self, channel_id: str) -> tuple[Member, ...] | None:
         """Every human member of the channel; None when Slack does not know the channel."""
         cached = self._members.get(channel_id)
         if isinstance(cached, tuple):
             return cached
+        return await self._member_calls.run(channel_id, lambda: self._fetch_members(channel_id))
+
+    async def _fetch_members(self, channel_id: str) -> tuple[Member, ...] | None:
         ids: list[str] = []
         cursor: str | None = None
         try:
@@ -115,13 +164,20 @@ class SlackDirectory:
             raise DirectoryUnavailable(f"conversations.members failed: {exc.response.get('error')}") from exc
         except SlackClientError as exc:
             raise DirectoryUnavailable("conversations.members failed") from exc
-        members: list[Member] = []
-        for member_id in ids:
-            profile = await self.profile(member_id)
+        lookups = asyncio.Semaphore(MEMBER_LOOKUPS)
+
+        async def member(member_id: str) -> Member | None:
+            async with lookups:
+                profile = await self.profile(member_id)
             if profile is not None and profile.is_bot:
-                continue  # bots (Kura included) read nothing
+                return None  # bots (Kura included) read nothing
             user = await self.user(member_id) if profile is not None else None
-            members.append(user.member() if user else Member(member_id, frozenset(), known=False))
-        result = tuple(members)
+            return user.member() if user else Member(member_id, frozenset(), known=False)
+
+        found = await asyncio.gather(*(member(member_id) for member_id in ids), return_exceptions=True)
+        failed = next((f for f in found if isinstance(f, BaseException)), None)
+        if failed is not None:
+            raise failed
+        result = tuple(m for m in found if isinstance(m, Member))
         self._members.put(channel_id, result)
         return result

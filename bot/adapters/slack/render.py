@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.messages import say
 from bot.core.types import Reply
 from bot.errors import Language
 
@@ -29,7 +30,7 @@ Block = dict[str, Any]
 
 def placeholder(language: Language) -> str:
     """The first visible sign that Kura is working."""
-    return "_考えています…_" if language == "ja" else "_Thinking…_"
+    return say("placeholder", language)
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
@@ -51,13 +52,13 @@ def sources_block(reply: Reply) -> Block | None:
     """A context block listing the cited documents."""
     if not reply.citations:
         return None
-    label = "出典" if reply.language == "ja" else "Sources"
+    label = say("sources", reply.language)
     items = " · ".join(f"[{c.number}] {c.title} (`{c.source}`)" for c in reply.citations)
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{label}:* {items}"[:2900]}]}
 
 
 def _feedback_block(audit_id: str, language: Language) -> Block:
-    helpful, not_helpful = ("役に立った", "役に立たなかった") if language == "ja" else ("Helpful", "Not helpful")
+    helpful, not_helpful = say("helpful", language), say("not_helpful", language)
     return {
         "type": "actions",
         "block_id": "kura_feedback",

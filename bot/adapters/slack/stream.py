@@ -1,5 +1,9 @@
-"""Rendering one answer into a Slack thread as it streams: a placeholder at once, then either
-Slack's native stream (chat.startStream/appendStream/stopStream) or throttled chat.update."""
+"""One reply in a Slack thread, as the core streams it: a placeholder at once, then either Slack's
+native stream (chat.startStream/appendStream/stopStream) or throttled chat.update, and the final
+message(s); or a single ephemeral message when the reply is for the asker alone.
+
+It receives only sanitised text from the core; it decides nothing but how Slack shows it.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.render import answer_messages, placeholder
-from bot.core.sanitize import sanitize_answer
-from bot.core.types import Completed, InboundMessage, PipelineEvent, Reply, TextDelta
+from bot.core.types import Reply
 from bot.errors import Language
-from llm import detect_language
 
-__all__ = ["ThreadWriter"]
+__all__ = ["SlackReplyStream"]
 
 _CURSOR = " ▌"
+#: chat.update while streaming shows at most this much (the final message is split properly).
+_PARTIAL_LIMIT = 3000
 
 
-class ThreadWriter:
-    """Writes one reply into one thread; ``native`` selects Slack's streaming methods."""
+class SlackReplyStream:
+    """The ReplyStream port for one Slack thread; ``native`` selects Slack's streaming methods."""
 
     def __init__(
         self,
@@ -31,37 +35,38 @@ class ThreadWriter:
         *,
         native: bool,
         interval_s: float,
-        recipient: tuple[str, str | None] | None = None,
+        user: str,
+        team_id: str | None,
+        private: bool,
     ) -> None:
         self._client = client
         self._channel = channel
         self._thread = thread_ts
-        self._native = native
+        self._native = native and not private
         self._interval = interval_s
-        self._recipient = recipient
+        self._user = user
+        self._team = team_id
+        self._private = private
+        self._language: Language = "en"
         self._ts: str | None = None
         self._streaming = False
         self._text = ""
         self._sent = 0
         self._last = 0.0
-        self._private: str | None = None
 
-    def private_to(self, user_id: str) -> None:
-        """Policy wants this channel answer seen by the asker alone: one ephemeral message at the end."""
-        self._private = user_id
-        self._native = False
-
-    async def start(self, message: InboundMessage) -> None:
-        """Show that Kura is working, as soon as possible."""
-        language: Language = message.locale or detect_language(message.text)
-        if self._private is not None:
+    async def start(self, language: Language) -> None:
+        """A placeholder (or an open native stream) in the thread; nothing when private."""
+        self._language = language
+        if self._private:
             return  # an ephemeral message cannot be edited: nothing to show until the answer is ready
         if self._native:
             try:
-                kwargs: dict[str, Any] = {}
-                if self._recipient is not None:
-                    kwargs = {"recipient_user_id": self._recipient[0], "recipient_team_id": self._recipient[1]}
-                response = await self._client.chat_startStream(channel=self._channel, thread_ts=self._thread, **kwargs)
+                response = await self._client.chat_startStream(
+                    channel=self._channel,
+                    thread_ts=self._thread,
+                    recipient_user_id=self._user,
+                    recipient_team_id=self._team,
+                )
                 self._ts, self._streaming = str(response["ts"]), True
                 return
             except SlackApiError:
@@ -75,18 +80,24 @@ class ThreadWriter:
         )
         self._ts = str(response["ts"])
 
-    async def write(self, event: PipelineEvent) -> Reply | None:
-        """Render one pipeline event; returns the reply when the pipeline completed."""
-        if isinstance(event, TextDelta):
-            self._text += event.text
-            if self._private is not None:
-                return None
-            if time.monotonic() - self._last >= self._interval:
-                await self._flush()
-        elif isinstance(event, Completed):
-            await self.finish(event.reply)
-            return event.reply
-        return None
+    async def go_private(self) -> None:
+        """The reply is for the asker alone: the placeholder in the thread is withdrawn."""
+        self._private, self._native = True, False
+        if self._ts is None:
+            return
+        if self._streaming:
+            await self._client.chat_stopStream(channel=self._channel, ts=self._ts)
+            self._streaming = False
+        await self._client.chat_delete(channel=self._channel, ts=self._ts)
+        self._ts = None
+
+    async def append(self, text: str) -> None:
+        """More clean text; shown at most every ``interval_s`` seconds."""
+        self._text += text
+        if self._private or self._ts is None:
+            return
+        if time.monotonic() - self._last >= self._interval:
+            await self._flush()
 
     async def _flush(self) -> None:
         self._last = time.monotonic()
@@ -98,54 +109,64 @@ class ThreadWriter:
                 await self._client.chat_appendStream(channel=self._channel, ts=self._ts, markdown_text=delta)
                 self._sent = len(self._text)
         else:
-            partial = sanitize_answer(self._text)[:3000]  # the final text is sanitised by the core
-            await self._client.chat_update(channel=self._channel, ts=self._ts, text=partial + _CURSOR)
+            await self._client.chat_update(
+                channel=self._channel, ts=self._ts, text=self._text[:_PARTIAL_LIMIT] + _CURSOR
+            )
 
     async def finish(self, reply: Reply) -> None:
         """The final message(s): the whole text within Slack's limits, sources, feedback buttons."""
         messages = answer_messages(reply)
-        if self._private is not None:
+        if self._private:
             for text, blocks in messages:
                 await self._client.chat_postEphemeral(
-                    channel=self._channel, user=self._private, thread_ts=self._thread, text=text, blocks=blocks
+                    channel=self._channel, user=self._user, thread_ts=self._thread, text=text, blocks=blocks
                 )
             return
-        if self._streaming and self._ts is not None and reply.status == "answered" and len(messages) == 1:
-            delta = reply.text[self._sent :] if reply.text.startswith(self._text[: self._sent]) else ""
+        shown = self._text[: self._sent]
+        whole = reply.status == "answered" and len(messages) == 1 and reply.text.startswith(shown)
+        if self._streaming and self._ts is not None and whole:
+            # What was streamed is the start of the answer: append the rest, then sources and buttons.
             tail = [b for b in messages[0][1] if b.get("type") != "section"]
+            rest = reply.text[len(shown) :]
             await self._client.chat_stopStream(
-                channel=self._channel, ts=self._ts, markdown_text=delta or None, blocks=tail or None
+                channel=self._channel, ts=self._ts, markdown_text=rest or None, blocks=tail or None
             )
             return
         if self._streaming and self._ts is not None:
             await self._client.chat_stopStream(channel=self._channel, ts=self._ts)
-            self._ts = None
-        first, *rest = messages
+            self._streaming = False
+        first, *rest_messages = messages
         if self._ts is not None:
             await self._client.chat_update(channel=self._channel, ts=self._ts, text=first[0], blocks=first[1])
         else:
-            rest = messages
-        for text, blocks in rest:
-            await self._client.chat_postMessage(
-                channel=self._channel,
-                thread_ts=self._thread,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            rest_messages = messages
+        for text, blocks in rest_messages:
+            await self._post(text, blocks)
 
     async def fail(self, text: str) -> None:
         """Replace the placeholder (or post) with a short failure line."""
-        if self._private is not None:
+        if self._private:
             await self._client.chat_postEphemeral(
-                channel=self._channel, user=self._private, thread_ts=self._thread, text=text
+                channel=self._channel, user=self._user, thread_ts=self._thread, text=text
             )
         elif self._streaming and self._ts is not None:
-            await self._client.chat_stopStream(channel=self._channel, ts=self._ts, markdown_text=text)
+            await self._client.chat_stopStream(channel=self._channel, ts=self._ts)
+            self._streaming = False
+            await self._client.chat_update(channel=self._channel, ts=self._ts, text=text, blocks=[])
         elif self._ts is not None:
             await self._client.chat_update(channel=self._channel, ts=self._ts, text=text, blocks=[])
         else:
-            await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread, text=text, unfurl_links=False, unfurl_media=False
-            )
+            await self._post(text, None)
+
+    async def _post(self, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        await self._client.chat_postMessage(
+            channel=self._channel,
+            thread_ts=self._thread,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackReplyStream({self._channel}/{self._thread}, private={self._private})"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from bot.core.types import InboundMessage, Turn
+from bot.core.types import Author, HistoryMessage, InboundMessage
 from bot.errors import Language
 
 __all__ = [
     "admin_args",
-    "history_from_replies",
+    "event_id_of",
+    "history_message",
     "is_direct",
     "language_of",
     "mentions",
@@ -25,8 +26,6 @@ __all__ = [
 _USER = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CGD][A-Z0-9_]+)(?:\|[^>]*)?>")
 _MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
-#: Earlier turns of a thread given to the model as conversation context.
-MAX_HISTORY = 6
 
 
 def is_direct(event: Mapping[str, Any]) -> bool:
@@ -79,29 +78,25 @@ def language_of(locale: str | None) -> Language | None:
     return "ja" if locale.lower().startswith("ja") else "en"
 
 
-def history_from_replies(messages: Sequence[Mapping[str, Any]], bot_user_id: str, current_ts: str) -> tuple[Turn, ...]:
-    """Earlier turns of the thread, oldest first, ending before the current message."""
-    turns: list[Turn] = []
-    for m in messages:
-        if m.get("ts") == current_ts:
-            break
-        text = strip_mention(str(m.get("text", "")), bot_user_id)
-        if not text or text.startswith("_"):  # placeholders and status lines are not turns
-            continue
-        from_kura = m.get("user") == bot_user_id or bool(m.get("bot_id"))
-        turns.append(Turn("assistant" if from_kura else "user", text))
-    return tuple(turns[-MAX_HISTORY:])
+def history_message(message: Mapping[str, Any], bot_user_id: str, bot_id: str | None) -> HistoryMessage:
+    """A message of a thread (``conversations.replies``) as history: Kura's own, a person's, or another bot's."""
+    author: Author = "person"
+    if message.get("user") == bot_user_id or (bot_id is not None and message.get("bot_id") == bot_id):
+        author = "kura"
+    elif message.get("bot_id") or message.get("subtype") == "bot_message":
+        author = "bot"
+    text = strip_mention(str(message.get("text", "")), bot_user_id)
+    return HistoryMessage(str(message.get("ts", "")), author, text)
 
 
-def to_inbound(
-    event: Mapping[str, Any],
-    bot_user_id: str,
-    *,
-    event_id: str | None,
-    locale: str | None,
-    history: tuple[Turn, ...] = (),
-) -> InboundMessage:
-    """A Slack message event as an InboundMessage (the user is the Slack user id)."""
+def event_id_of(event: Mapping[str, Any], body: Mapping[str, Any]) -> str:
+    """The delivery's id (the same on Slack's retries); the message's own id when there is none."""
+    return str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
+
+
+def to_inbound(event: Mapping[str, Any], bot_user_id: str, *, event_id: str | None) -> InboundMessage:
+    """A Slack message event as an InboundMessage (the user is the Slack user id; the core looks up
+    their language and the thread's history)."""
     return InboundMessage(
         platform="slack",
         user=str(event["user"]),
@@ -109,8 +104,8 @@ def to_inbound(
         channel_id=None if is_direct(event) else str(event["channel"]),
         thread_id=thread_of(event),
         event_id=event_id,
-        locale=language_of(locale),
-        history=history,
+        conversation_id=str(event["channel"]),
+        message_id=str(event["ts"]),
     )
 
 
