@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.store import AuditEntry, AuditStore
-from bot.core.messages import refusal_message
+from bot.core.messages import admin_text, refusal_message
 from bot.core.ports import Directory, PolicySource
 from bot.errors import InputError, Language
 from bot.jobs.service import make_spec
@@ -27,19 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HELP", "AdminCommand", "AdminReply", "AdminService"]
 
-HELP = """*Kura admin commands* (`/kura …`, admins only; replies are visible to you alone)
-• `help` — this list
-• `status` — model, database, index size, requests in progress
-• `sources` — knowledge sources with document counts and last sync
-• `sync [PATH]` — re-ingest one source (or all known sources)
-• `policy explain @user [#channel]` — a decision for that user, and every rule that fired
-• `audit verify` — check the audit hash chain
-• `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
-• `schedule list` — scheduled jobs with their last run and last failure
-• `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
-add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, sync with path=FOLDER)
-• `schedule remove NAME` — remove a job and its runs
-• `schedule run-now NAME` — run a job once now and show its outcome"""
+#: The command list, in English (``admin_text("help", "ja")`` has it in Japanese).
+HELP = admin_text("help", "en")
 
 
 @dataclass(frozen=True)
@@ -108,7 +97,7 @@ class AdminService:
             try:
                 text = await self._run(command.args, command, user.email if user else None)
             except SQLAlchemyError:
-                text = "The database is unavailable; nothing was changed."
+                text = admin_text("database_down", command.language)
         entry = AuditEntry(
             platform=command.platform,
             user_ref=command.user,
@@ -133,53 +122,60 @@ class AdminService:
     async def _run(self, args: tuple[str, ...], command: AdminCommand, email: str | None) -> str:
         verb = args[0].lower() if args else "help"
         rest = args[1:]
+        lang = command.language
         if verb == "schedule":
             return await self._schedule(rest, command, email)
         if verb == "status":
-            return await self._status()
+            return await self._status(lang)
         if verb == "sources":
-            return await self._sources()
+            return await self._sources(lang)
         if verb == "sync":
-            return await self._sync(rest)
+            return await self._sync(rest, lang)
         if verb == "policy" and rest[:1] == ("explain",) and len(rest) >= 2:
-            return await self._explain(rest[1], rest[2] if len(rest) > 2 else None)
+            return await self._explain(rest[1], rest[2] if len(rest) > 2 else None, lang)
         if verb == "audit" and rest[:1] == ("verify",):
             result = await self._audit.verify()
             if result.ok:
                 gone = result.pruned_through
-                pruned = f" (records up to {gone} removed by retention, behind a signed anchor)" if gone else ""
-                return f"✅ audit chain intact: {result.records} records{pruned}"
-            return f"❌ audit chain broken at record {result.first_bad}: {result.problem}"
+                pruned = admin_text("chain_pruned", lang, seq=gone) if gone else ""
+                return admin_text("chain_intact", lang, records=result.records) + pruned
+            return admin_text("chain_broken", lang, seq=result.first_bad, problem=result.problem)
         if verb == "audit" and rest[:1] == ("recent",):
-            return await self._recent(rest[1] if len(rest) > 1 else None)
-        return HELP
+            return await self._recent(rest[1] if len(rest) > 1 else None, lang)
+        return admin_text("help", lang)
 
-    async def _status(self) -> str:
+    async def _status(self, lang: Language) -> str:
         stats = await self._store.stats()
         busy = sum(self._in_flight.values())
-        text = (
-            f"*Kura status*\n• model: `{self._model}`\n• database: ok\n"
-            f"• index: {stats.documents} documents, {stats.chunks} chunks (`{self._store.model}`)\n"
-            f"• requests in progress: {busy}"
+        text = admin_text(
+            "status",
+            lang,
+            model=self._model,
+            documents=stats.documents,
+            chunks=stats.chunks,
+            embedding=self._store.model,
+            busy=busy,
         )
-        return text + await self._schedule_lines(brief=True)
+        return text + await self._schedule_lines(brief=True, lang=lang)
 
-    async def _sources(self) -> str:
+    async def _sources(self, lang: Language) -> str:
         rows = await self._store.sources()
         if not rows:
-            return "No knowledge sources yet. `kura ingest PATH` or `/kura sync PATH` adds one."
-        lines = ["*Knowledge sources*"]
+            return admin_text("no_sources", lang)
+        lines = [admin_text("sources_title", lang)]
         for r in rows:
-            when = r.last_ingested.strftime("%Y-%m-%d %H:%M UTC") if r.last_ingested else "never"
-            lines.append(f"• `{r.root}` — {r.documents} documents, {r.chunks} chunks, last sync {when}")
+            when = r.last_ingested.strftime("%Y-%m-%d %H:%M UTC") if r.last_ingested else admin_text("never", lang)
+            lines.append(
+                admin_text("source_line", lang, root=r.root, documents=r.documents, chunks=r.chunks, when=when)
+            )
         return "\n".join(lines)
 
-    async def _sync(self, rest: tuple[str, ...]) -> str:
+    async def _sync(self, rest: tuple[str, ...], lang: Language) -> str:
         known = [Path(r.root) for r in await self._store.sources()]
         if rest:
             target = await asyncio.to_thread(Path(rest[0]).resolve)
             if not await self._may_sync(target, known):
-                return f"`{target}` is not a known source or under a configured sync root; nothing was ingested."
+                return admin_text("not_a_sync_root", lang, path=target)
             targets = [target]
         else:
             targets = known
@@ -188,12 +184,12 @@ class AdminService:
             try:
                 report = await self._ingestor.ingest(target)
             except FileNotFoundError:
-                lines.append(f"• `{target}`: no such folder")
+                lines.append(admin_text("no_such_folder", lang, path=target))
                 continue
             counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v) or "nothing"
             lines.append(f"• `{target}`: {counts} ({report.seconds:.1f}s)")
             lines.extend(f"   refused `{path}`: {reason}" for path, reason in report.refused[:10])
-        return "\n".join(["*Sync*", *lines]) if lines else "No sources to sync."
+        return "\n".join([admin_text("sync_title", lang), *lines]) if lines else admin_text("nothing_to_sync", lang)
 
     async def _may_sync(self, target: Path, known: list[Path] | None = None) -> bool:
         """Admins in chat may ingest known sources and folders under the configured sync roots only."""
@@ -202,17 +198,22 @@ class AdminService:
         return any(target == a or a in target.parents for a in [*known, *self._sync_roots])
 
     async def _schedule(self, rest: tuple[str, ...], command: AdminCommand, email: str | None) -> str:
+        lang = command.language
         if self._schedules is None:
-            return "Schedules are not available here."
+            return admin_text("schedules_unavailable", lang)
         verb = rest[0].lower() if rest else "list"
         try:
             if verb == "list":
-                return (await self._schedule_lines(brief=False)).lstrip("\n") or "No schedules."
+                return (await self._schedule_lines(brief=False, lang=lang)).lstrip("\n") or admin_text(
+                    "no_schedules", lang
+                )
             if verb == "add" and len(rest) >= 3:
-                return await self._schedule_add(self._schedules, rest[1:], email)
+                return await self._schedule_add(self._schedules, rest[1:], email, lang)
             if verb == "remove" and len(rest) == 2:
                 removed = await self._schedules.store.remove(rest[1])
-                return f"Removed schedule `{removed.name}`." if removed else f"No schedule named `{rest[1]}`."
+                if removed is None:
+                    return admin_text("no_such_schedule", lang, name=rest[1])
+                return admin_text("schedule_removed", lang, name=removed.name)
             if verb == "run-now" and len(rest) == 2:
                 line = "/kura " + " ".join(command.args)
                 run = await self._schedules.run_now(
@@ -220,10 +221,12 @@ class AdminService:
                 )
                 return f"`{rest[1]}`: {run_summary(run)}"
         except InputError as exc:
-            return f"Nothing was changed: {exc}"
-        return HELP
+            return admin_text("nothing_changed", lang, reason=exc)
+        return admin_text("help", lang)
 
-    async def _schedule_add(self, schedules: ScheduleService, words: tuple[str, ...], email: str | None) -> str:
+    async def _schedule_add(
+        self, schedules: ScheduleService, words: tuple[str, ...], email: str | None, lang: Language
+    ) -> str:
         """``KIND NAME CRON… [timezone=…] [target=…] [key=value …] [disabled]``: the cron fields are the
         words before the first ``key=value`` (chat text has no quoting)."""
         kind, name, *more = words
@@ -247,43 +250,46 @@ class AdminService:
         if spec.kind == "sync" and not await self._may_sync(await asyncio.to_thread(Path(spec.params["path"]).resolve)):
             raise InputError(f"`{spec.params['path']}` is not a known source or under a configured sync root")
         added = await schedules.store.add(spec)
-        return f"Added schedule `{added.name}`: {schedule_summary(added)}"
+        return admin_text("schedule_added", lang, name=added.name, summary=schedule_summary(added))
 
-    async def _schedule_lines(self, *, brief: bool) -> str:
+    async def _schedule_lines(self, *, brief: bool, lang: Language) -> str:
         """Schedules with their last run and last failure (``brief``: one line each, for status)."""
         if self._schedules is None:
             return ""
         views = await self._schedules.store.overview()
         if not views:
-            return "\n• schedules: none" if brief else ""
-        lines = ["", "*Schedules*"]
+            return admin_text("schedules_none", lang) if brief else ""
+        lines = ["", admin_text("schedules_title", lang)]
+        said_last = admin_text("last", lang)
         for view in views:
             s = view.schedule
-            last = run_summary(view.last_run) if view.last_run else "never run"
-            lines.append(f"• `{s.name}` — {last}" if brief else f"• `{s.name}` — {schedule_summary(s)}; last: {last}")
+            last = run_summary(view.last_run) if view.last_run else admin_text("never_run", lang)
+            line = f"• `{s.name}` — {last}" if brief else f"• `{s.name}` — {schedule_summary(s)}; {said_last}: {last}"
+            lines.append(line)
             failure = view.last_failure
             if failure is not None and failure != view.last_run:
-                lines.append(f"   last failure: {run_summary(failure)}")
+                lines.append(admin_text("last_failure", lang, run=run_summary(failure)))
         return "\n".join(lines)
 
-    async def _explain(self, user_ref: str, channel_id: str | None) -> str:
+    async def _explain(self, user_ref: str, channel_id: str | None, lang: Language) -> str:
         user = await self._directory.user(user_ref)
         members = await self._directory.channel_members(channel_id) if channel_id else None
         decision = decide(self._policy.current(), Request("ask", user.member() if user else None, channel_id, members))
         who = user.email if user else f"{user_ref} (not in the directory)"
-        return f"*Policy for {who}*{' in ' + channel_id if channel_id else ''}\n```{explain(decision)}```"
+        where = admin_text("in_channel", lang, channel=channel_id) if channel_id else ""
+        return admin_text("policy_for", lang, who=who, where=where) + f"\n```{explain(decision)}```"
 
-    async def _recent(self, user_ref: str | None) -> str:
+    async def _recent(self, user_ref: str | None, lang: Language) -> str:
         email = None
         if user_ref is not None:
             user = await self._directory.user(user_ref)
             if user is None:
-                return f"{user_ref} is not in the directory."
+                return admin_text("not_in_directory", lang, user=user_ref)
             email = user.email
         records = await self._audit.recent(10, email)
         if not records:
-            return "No audit records."
-        lines = ["*Recent audit records*"]
+            return admin_text("no_audit_records", lang)
+        lines = [admin_text("recent_title", lang)]
         for r in records:
             lines.append(
                 f"• {r.created_at:%Y-%m-%d %H:%M} {r.platform} {r.user_email or r.user_ref} {r.action} "

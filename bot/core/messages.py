@@ -8,7 +8,7 @@ from typing import Literal
 
 from bot.errors import Language
 
-__all__ = ["catalogue_texts", "error_message", "no_sources_message", "refusal_message", "say"]
+__all__ = ["admin_text", "catalogue_texts", "error_message", "no_sources_message", "refusal_message", "say"]
 
 #: Short texts that are neither refusals nor failures.
 Phrase = Literal[
@@ -167,3 +167,103 @@ def catalogue_texts() -> frozenset[str]:
     texts = {text for table in tables for words in table.values() for text in words.values()}
     texts |= {text for words in _PHRASES.values() for text in words.values()}
     return frozenset(texts)
+
+
+#: Admin replies (``/kura …``), ja and en. They are platform-neutral: ``*title*``, ```code```, ``•``
+#: bullets and ```` ``` ```` blocks, which each transport renders in its own markup.
+_ADMIN: dict[str, dict[Language, str]] = {
+    "help": {
+        "en": """*Kura admin commands* (`/kura …`, admins only; replies are visible to you alone)
+• `help` — this list
+• `status` — model, database, index size, requests in progress, schedules
+• `sources` — knowledge sources with document counts and last sync
+• `sync [PATH]` — re-ingest one source (or all known sources)
+• `policy explain @user [#channel]` — a decision for that user, and every rule that fired
+• `audit verify` — check the audit hash chain
+• `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
+• `schedule list` — scheduled jobs with their last run and last failure
+• `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
+add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, sync with path=FOLDER, \
+ask with question=… and a target)
+• `schedule remove NAME` — remove a job and its runs
+• `schedule run-now NAME` — run a job once now and show its outcome""",
+        "ja": """*Kura 管理コマンド*（`/kura …`、管理者のみ。返信はあなたにだけ表示されます）
+• `help` — この一覧
+• `status` — モデル、データベース、索引の規模、処理中の質問、スケジュール
+• `sources` — ナレッジソースと文書数、最終同期
+• `sync [PATH]` — ソースを再取り込み（省略時は既知のすべて）
+• `policy explain @user [#channel]` — そのユーザーへの判定と、適用されたすべてのルール
+• `audit verify` — 監査ログのハッシュチェーンを検証
+• `audit recent [@user]` — 直近 10 件の監査記録（`audit_export` 権限が必要）
+• `schedule list` — スケジュールと前回の実行・前回の失敗
+• `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
+ジョブを追加（CRON は crontab の 5 項目、先頭に秒を加えた 6 項目も可。種類: retention、path=FOLDER の sync、\
+question=… と target を指定する ask）
+• `schedule remove NAME` — ジョブとその実行記録を削除
+• `schedule run-now NAME` — ジョブを今すぐ 1 回実行して結果を表示""",
+    },
+    "database_down": {
+        "en": "The database is unavailable; nothing was changed.",
+        "ja": "データベースに接続できません。何も変更していません。",
+    },
+    "status": {
+        "en": "*Kura status*\n• model: `{model}`\n• database: ok\n"
+        "• index: {documents} documents, {chunks} chunks (`{embedding}`)\n• requests in progress: {busy}",
+        "ja": "*Kura の状態*\n• モデル: `{model}`\n• データベース: 正常\n"
+        "• 索引: 文書 {documents} 件、チャンク {chunks} 件（`{embedding}`）\n• 処理中の質問: {busy}",
+    },
+    "no_sources": {
+        "en": "No knowledge sources yet. `kura ingest PATH` or `/kura sync PATH` adds one.",
+        "ja": "ナレッジソースはまだありません。`kura ingest PATH` か `/kura sync PATH` で追加できます。",
+    },
+    "sources_title": {"en": "*Knowledge sources*", "ja": "*ナレッジソース*"},
+    "source_line": {
+        "en": "• `{root}` — {documents} documents, {chunks} chunks, last sync {when}",
+        "ja": "• `{root}` — 文書 {documents} 件、チャンク {chunks} 件、最終同期 {when}",
+    },
+    "never": {"en": "never", "ja": "なし"},
+    "not_a_sync_root": {
+        "en": "`{path}` is not a known source or under a configured sync root; nothing was ingested.",
+        "ja": "`{path}` は既知のソースでも、設定された同期ルートの下でもありません。何も取り込んでいません。",
+    },
+    "sync_title": {"en": "*Sync*", "ja": "*同期*"},
+    "no_such_folder": {"en": "• `{path}`: no such folder", "ja": "• `{path}`: フォルダーがありません"},
+    "nothing_to_sync": {"en": "No sources to sync.", "ja": "同期するソースがありません。"},
+    "chain_intact": {
+        "en": "✅ audit chain intact: {records} records",
+        "ja": "✅ 監査チェーンは改ざんされていません: {records} 件",
+    },
+    "chain_pruned": {
+        "en": " (records up to {seq} removed by retention, behind a signed anchor)",
+        "ja": "（{seq} 番までの記録は保存期間により削除済み。署名付きアンカーあり）",
+    },
+    "chain_broken": {
+        "en": "❌ audit chain broken at record {seq}: {problem}",
+        "ja": "❌ 監査チェーンが記録 {seq} で壊れています: {problem}",
+    },
+    "schedules_unavailable": {"en": "Schedules are not available here.", "ja": "ここではスケジュールを使えません。"},
+    "no_schedules": {"en": "No schedules.", "ja": "スケジュールはありません。"},
+    "schedules_none": {"en": "\n• schedules: none", "ja": "\n• スケジュール: なし"},
+    "schedules_title": {"en": "*Schedules*", "ja": "*スケジュール*"},
+    "never_run": {"en": "never run", "ja": "未実行"},
+    "last": {"en": "last", "ja": "前回"},
+    "last_failure": {"en": "   last failure: {run}", "ja": "   前回の失敗: {run}"},
+    "schedule_removed": {"en": "Removed schedule `{name}`.", "ja": "スケジュール `{name}` を削除しました。"},
+    "no_such_schedule": {"en": "No schedule named `{name}`.", "ja": "`{name}` という名前のスケジュールはありません。"},
+    "schedule_added": {
+        "en": "Added schedule `{name}`: {summary}",
+        "ja": "スケジュール `{name}` を追加しました: {summary}",
+    },
+    "nothing_changed": {"en": "Nothing was changed: {reason}", "ja": "何も変更していません: {reason}"},
+    "policy_for": {"en": "*Policy for {who}*{where}", "ja": "*{who} へのポリシー判定*{where}"},
+    "in_channel": {"en": " in {channel}", "ja": "（{channel}）"},
+    "not_in_directory": {"en": "{user} is not in the directory.", "ja": "{user} はディレクトリに登録されていません。"},
+    "no_audit_records": {"en": "No audit records.", "ja": "監査記録はありません。"},
+    "recent_title": {"en": "*Recent audit records*", "ja": "*直近の監査記録*"},
+    "sync_report": {"en": "Sync of `{root}`: {counts}.", "ja": "`{root}` の同期: {counts}。"},
+}
+
+
+def admin_text(key: str, language: Language, **fields: object) -> str:
+    """An admin reply or job message in ``language``, with ``fields`` filled in."""
+    return _ADMIN[key][language].format(**fields)

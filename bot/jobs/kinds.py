@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.core.messages import admin_text
 from bot.core.types import Destination, PostResult
 from bot.errors import InputError, UpstreamError
 from bot.jobs.retention import run_retention
@@ -114,7 +115,10 @@ async def _sync(ctx: JobContext) -> str:
     outcome = f"{report.root}: {counts} ({report.seconds:.1f}s)"
     if ctx.schedule.target:
         # Counts only: naming files would show readers of the target documents they may not read.
-        return f"{outcome}; " + await _post(ctx, f"Sync of `{report.root}`: {counts}.", action="admin")
+        # In the owner's language (their directory entry), like any reply to them.
+        language = await ctx.runtime.directory.locale(_owner(ctx)) or "en"
+        report_text = admin_text("sync_report", language, root=report.root, counts=counts)
+        return f"{outcome}; " + await _post(ctx, report_text, action="admin")
     return outcome
 
 
