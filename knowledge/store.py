@@ -286,8 +286,9 @@ class KnowledgeStore:
         }
         if exact:
             settings |= {"enable_indexscan": "off", "enable_bitmapscan": "off"}
-        for name, value in settings.items():
-            await session.execute(select(func.set_config(name, value, True)))
+        # One statement, not one per setting: each round trip costs the event loop ~0.3 ms or more
+        # and searches run once per question (bench/conversation_load.py).
+        await session.execute(select(*(func.set_config(name, value, True) for name, value in settings.items())))
 
     async def sources(self) -> list[SourceRow]:
         """Every ingest root with its document and chunk counts and the last ingest time."""

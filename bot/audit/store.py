@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
@@ -22,6 +25,8 @@ __all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fie
 
 # pg_advisory_xact_lock key serialising appends across processes and replicas ("kura").
 CHAIN_LOCK = 0x6B757261
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,15 @@ def hashed_fields(r: AuditRecord) -> dict[str, object]:
     return fields
 
 
+def _settle(future: asyncio.Future[str], outcome: str | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
     if record.seq != expected_seq:
         return f"expected record {expected_seq}, found {record.seq}"
@@ -152,6 +166,9 @@ class AuditStore:
         self._anchor_key = anchor_key
         # A single key is a keyring without retired keys: every record is decrypted by its key id.
         self._cipher = cipher if isinstance(cipher, Keyring) else Keyring(cipher)
+        # Appends waiting for the next transaction, and the task writing them (group commit).
+        self._waiting: list[tuple[AuditEntry, asyncio.Future[str]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def use_anchor_key(self, key: bytes) -> None:
         """Check retention anchors with ``key`` from now on (it was created after this store)."""
@@ -165,17 +182,73 @@ class AuditStore:
             session: a session already in a transaction, so the record commits together with the
                 request's other writes; a new transaction when None.
         """
-        if session is None:
-            async with self._sessions.begin() as own:
-                return await self._append(entry, own)
-        return await self._append(entry, session)
+        if session is not None:
+            return (await self._append_all([entry], session))[0]
+        # Group commit: appends that arrive while a transaction is writing go together in the next
+        # one (one chain lock, one head read, one insert, one commit), as every answer finishing at
+        # once would otherwise queue on the lock one transaction at a time, each holding a pooled
+        # connection (bench/conversation_load.py). The record is committed before this returns.
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entry, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_waiting())
+        # A caller that is cancelled leaves its record to be written: it may already be.
+        return await asyncio.shield(future)
 
-    async def _append(self, entry: AuditEntry, session: AsyncSession) -> str:
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                ids = await self._commit([entry for entry, _ in batch])
+            except (OperationalError, InterfaceError) as exc:  # the database is out of reach: all fail
+                for _, future in batch:
+                    _settle(future, exc)
+            except SQLAlchemyError as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                # One bad record must not cost the others theirs: each alone, in its own transaction.
+                _log.warning("audit batch failed, writing its records one by one records=%d", len(batch))
+                for entry, future in batch:
+                    try:
+                        _settle(future, (await self._commit([entry]))[0])
+                    except SQLAlchemyError as one:
+                        _settle(future, one)
+            except Exception as exc:  # e.g. a missing key: every waiter gets what it would have alone
+                for _, future in batch:
+                    _settle(future, exc)
+            except BaseException:  # cancelled: no waiter may hang
+                stopped = SQLAlchemyError("the audit writer was stopped")
+                for _, future in [*batch, *self._waiting]:
+                    _settle(future, stopped)
+                self._waiting = []
+                raise
+            else:
+                for (_, future), record_id in zip(batch, ids, strict=True):
+                    _settle(future, record_id)
+
+    async def _commit(self, entries: Sequence[AuditEntry]) -> list[str]:
+        async with self._sessions.begin() as session:
+            return await self._append_all(entries, session)
+
+    async def _append_all(self, entries: Sequence[AuditEntry], session: AsyncSession) -> list[str]:
+        """Add records at the head of the chain, in order, under the chain lock; return their ids."""
         await session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
         head = (
             await session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
         ).first()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+        records = []
+        for entry in entries:
+            seq += 1
+            record = self._record(entry, seq, prev)
+            prev = record.hash
+            records.append(record)
+        session.add_all(records)
+        await session.flush()
+        return [record.id for record in records]
+
+    def _record(self, entry: AuditEntry, seq: int, prev: str) -> AuditRecord:
         record_id = str(uuid.uuid4())
         record = AuditRecord(
             seq=seq,
@@ -207,9 +280,7 @@ class AuditStore:
             prev_hash=prev,
         )
         record.hash = record_hash(hashed_fields(record), prev)
-        session.add(record)
-        await session.flush()
-        return record_id
+        return record
 
     async def verify(self, batch: int = 1000) -> VerifyResult:
         """Walk the chain in order (a server-side cursor: constant memory); the first record whose

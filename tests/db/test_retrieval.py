@@ -136,3 +136,16 @@ async def test_empty_scope_returns_nothing(db: Database) -> None:
     """No reader sets means no rows (fail closed), not every row."""
     store, vectors = await _synthetic(db, docs=2, per_doc=5)
     assert [] == await store.search(vectors[0], [], clearance=3, k=5)
+
+
+async def test_a_searchs_settings_hold_in_its_transaction_only(db: Database) -> None:
+    """The planner and HNSW settings are set together, for the search's own transaction."""
+    names = ("plan_cache_mode", "hnsw.ef_search", "hnsw.iterative_scan", "hnsw.max_scan_tuples", "enable_indexscan")
+    async with db.sessions.begin() as session:
+        await KnowledgeStore._tune(session, 77, 1234, True)
+        inside = [(await session.execute(text(f"SHOW {name}"))).scalar_one() for name in names]
+    async with db.sessions() as session:
+        after = (await session.execute(text("SHOW enable_indexscan"))).scalar_one()
+
+    assert ["force_custom_plan", "77", "relaxed_order", "1234", "off"] == inside
+    assert "on" == after
