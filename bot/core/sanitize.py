@@ -102,13 +102,23 @@ class CleanStream:
         self._hosts = _hosts(allowed_hosts)
         self._raw = ""  # the model's text, invisible characters already removed
         self._stable = 0  # how much of ``_raw`` can no longer change when sanitised
+        self._lines = 0  # ``_raw[:_lines]`` is whole lines, already sanitised into ``_clean_lines``
+        self._clean_lines = ""
         self.shown = ""  # the clean text released so far (what a transport may show)
 
     def feed(self, piece: str) -> str:
         """Take a raw piece; return the clean text that may be shown now (possibly empty)."""
         self._raw += strip_invisible(piece)
         self._stable = _stable_end(self._raw, self._stable)
-        return self._release(_sanitize(self._raw[: self._stable], self._hosts).strip())
+        return self._release(self._clean(self._stable).strip())
+
+    def _clean(self, end: int) -> str:
+        """``raw[:end]`` sanitised, finished lines only once (no rule crosses a line break)."""
+        start = self._raw.rfind("\n", self._lines, end) + 1
+        if start > self._lines:
+            self._clean_lines += _sanitize(self._raw[self._lines : start], self._hosts)
+            self._lines = start
+        return self._clean_lines + _sanitize(self._raw[self._lines : end], self._hosts)
 
     def finish(self) -> tuple[str, str]:
         """The model is done: (the last clean piece to show, the whole clean answer)."""
