@@ -10,6 +10,7 @@ to the adapter except cancellation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -63,6 +64,8 @@ class PipelineConfig:
     max_tokens: int = 400
     #: Hosts answers may link to or show images from; every other link is removed.
     link_hosts: tuple[str, ...] = ()
+    #: Waits (seconds) before writing a finished answer's audit record again when the database failed.
+    audit_retry_s: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
 def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
@@ -275,13 +278,20 @@ class Pipeline:
         language: Language,
     ) -> Completed:
         audit_id: str | None = None
-        try:
-            audit_id = await self._audit.append(entry.build(decision, status, text))
-        except SQLAlchemyError as exc:
-            _log.error("audit write failed error=%s", type(exc).__name__)
-            if status == "answered":
-                # No answer leaves without its audit record.
-                status, text, citations = "unavailable", user_message(DatabaseUnavailable.code, language), ()
+        # An answer the model already wrote is worth a short wait for the database (a restart, a
+        # failover): it cannot leave without its record, and the person has been reading it stream.
+        waits = self._config.audit_retry_s if status == "answered" else ()
+        for wait in (*waits, None):
+            try:
+                audit_id = await self._audit.append(entry.build(decision, status, text))
+                break
+            except SQLAlchemyError as exc:
+                _log.error("audit write failed error=%s retry_in=%s", type(exc).__name__, wait)
+                if wait is not None:
+                    await asyncio.sleep(wait)
+        if audit_id is None and status == "answered":
+            # No answer leaves without its audit record.
+            status, text, citations = "unavailable", user_message(DatabaseUnavailable.code, language), ()
         self.metrics.request(entry.message.platform, status)
         if status == "refused":
             self.metrics.refusal(decision.reason_code)

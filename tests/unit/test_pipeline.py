@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 import bot
 import policies
@@ -189,3 +190,32 @@ def test_every_denial_code_the_engine_can_return_has_its_own_words() -> None:
     assert {"rate_limited", "topic_restricted", "channel_denied", "unknown_user"} <= codes
     for code in codes - {"policy_error"}:
         assert generic != refusal_message(code, "en"), code
+
+
+class FlakyAudit(FakeAudit):
+    """Refuses the first ``failures`` appends as a database being restarted would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def append(self, entry: AuditEntry) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("INSERT INTO audit_records", {}, ConnectionRefusedError("restarting"))
+        return await super().append(entry)
+
+
+@pytest.mark.parametrize(("failures", "status"), [(2, "answered"), (3, "answered"), (4, "unavailable")])
+async def test_a_finished_answer_waits_briefly_for_its_audit_record(failures: int, status: str) -> None:
+    """The database failing while the answer is recorded: tried again after short waits, so a
+    restart does not cost the answer; past the waits the answer is withheld (never sent unrecorded)."""
+    directory = FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
+    policy = StaticPolicy(policies.load_policy(Path(policies.__file__).parent / "default.yaml"))
+    audit = FlakyAudit(failures)
+    config = PipelineConfig(top_k=5, audit_retry_s=(0.01, 0.01, 0.01))
+    pipeline = Pipeline(directory, policy, FakeRetriever(HITS), FakeChat("締め日は25日です [1]"), audit, config)
+    reply = await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "締め日は？"))
+    assert status == reply.status
+    assert (reply.audit_id is not None) == (status == "answered")
+    assert (1 if status == "answered" else 0) == len(audit.entries)
