@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -11,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.audit.models import HandledEvent
+from bot.group_commit import GroupCommit
 
 __all__ = ["EventLedger"]
 
@@ -27,39 +27,21 @@ class EventLedger:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._waiting: list[tuple[_Claim, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[_Claim, bool] = GroupCommit(
+            self._write_group, lambda: SQLAlchemyError("the event ledger was stopped")
+        )
 
     async def claim(self, platform: str, event_id: str) -> bool:
         """True exactly once per (platform, event_id), whichever process asks first."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((platform, event_id), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.ensure_future(self._write_waiting())
-        return await asyncio.shield(future)
+        return await self._group.submit((platform, event_id))
 
-    async def _write_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                won = await self._insert({key for key, _ in batch})
-            except Exception as exc:  # every waiter gets what it would have alone (database down)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            except BaseException:  # cancelled: no waiter may hang
-                for _, future in [*batch, *self._waiting]:
-                    if not future.done():
-                        future.set_exception(SQLAlchemyError("the event ledger was stopped"))
-                self._waiting = []
-                raise
-            for key, future in batch:
-                # Of two deliveries of one event in the same group, the first wins.
-                first = key in won
-                won.discard(key)
-                if not future.done():
-                    future.set_result(first)
+    async def _write_group(self, keys: list[_Claim]) -> list[bool | Exception]:
+        won = await self._insert(set(keys))
+        results: list[bool | Exception] = []
+        for key in keys:
+            results.append(key in won)  # of two deliveries of one event in a group, the first wins
+            won.discard(key)
+        return results
 
     async def _insert(self, keys: set[_Claim]) -> set[_Claim]:
         rows = [{"platform": platform, "event_id": event_id} for platform, event_id in sorted(keys)]

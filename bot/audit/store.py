@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -20,6 +19,7 @@ from bot.audit.chain import GENESIS, record_hash, sha256_text
 from bot.audit.crypto import TextCipher
 from bot.audit.keyring import Keyring, MissingKeyError
 from bot.audit.models import AuditAnchor, AuditRecord, Feedback
+from bot.group_commit import GroupCommit
 
 __all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fields", "operator_entry"]
 
@@ -131,15 +131,6 @@ def hashed_fields(r: AuditRecord) -> dict[str, object]:
     return fields
 
 
-def _settle(future: asyncio.Future[str], outcome: str | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
 def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
     if record.seq != expected_seq:
         return f"expected record {expected_seq}, found {record.seq}"
@@ -166,9 +157,10 @@ class AuditStore:
         self._anchor_key = anchor_key
         # A single key is a keyring without retired keys: every record is decrypted by its key id.
         self._cipher = cipher if isinstance(cipher, Keyring) else Keyring(cipher)
-        # Appends waiting for the next transaction, and the task writing them (group commit).
-        self._waiting: list[tuple[AuditEntry, asyncio.Future[str]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        # Appends that arrive together share a transaction (see ``append``).
+        self._group: GroupCommit[AuditEntry, str] = GroupCommit(
+            self._write_group, lambda: SQLAlchemyError("the audit writer was stopped")
+        )
 
     def use_anchor_key(self, key: bytes) -> None:
         """Check retention anchors with ``key`` from now on (it was created after this store)."""
@@ -188,44 +180,26 @@ class AuditStore:
         # one (one chain lock, one head read, one insert, one commit), as every answer finishing at
         # once would otherwise queue on the lock one transaction at a time, each holding a pooled
         # connection (bench/conversation_load.py). The record is committed before this returns.
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting.append((entry, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.ensure_future(self._write_waiting())
-        # A caller that is cancelled leaves its record to be written: it may already be.
-        return await asyncio.shield(future)
+        return await self._group.submit(entry)
 
-    async def _write_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                ids = await self._commit([entry for entry, _ in batch])
-            except (OperationalError, InterfaceError) as exc:  # the database is out of reach: all fail
-                for _, future in batch:
-                    _settle(future, exc)
-            except SQLAlchemyError as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][1], exc)
-                    continue
-                # One bad record must not cost the others theirs: each alone, in its own transaction.
-                _log.warning("audit batch failed, writing its records one by one records=%d", len(batch))
-                for entry, future in batch:
-                    try:
-                        _settle(future, (await self._commit([entry]))[0])
-                    except SQLAlchemyError as one:
-                        _settle(future, one)
-            except Exception as exc:  # e.g. a missing key: every waiter gets what it would have alone
-                for _, future in batch:
-                    _settle(future, exc)
-            except BaseException:  # cancelled: no waiter may hang
-                stopped = SQLAlchemyError("the audit writer was stopped")
-                for _, future in [*batch, *self._waiting]:
-                    _settle(future, stopped)
-                self._waiting = []
+    async def _write_group(self, entries: list[AuditEntry]) -> list[str | Exception]:
+        """One transaction for the group; when the database refuses it (not when it is out of
+        reach), each record alone, so one bad record does not cost the others theirs."""
+        try:
+            return list(await self._commit(entries))
+        except (OperationalError, InterfaceError):
+            raise  # the database is out of reach: every record of the group fails
+        except SQLAlchemyError:
+            if len(entries) == 1:
                 raise
-            else:
-                for (_, future), record_id in zip(batch, ids, strict=True):
-                    _settle(future, record_id)
+            _log.warning("audit group failed, writing its records one by one records=%d", len(entries))
+        results: list[str | Exception] = []
+        for entry in entries:
+            try:
+                results.append((await self._commit([entry]))[0])
+            except SQLAlchemyError as one:
+                results.append(one)
+        return results
 
     async def _commit(self, entries: Sequence[AuditEntry]) -> list[str]:
         async with self._sessions.begin() as session:
