@@ -17,17 +17,19 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.admin import AdminCommand, AdminReply
 from bot.core.messages import catalogue_texts, error_message, say
-from bot.core.pipeline import Pipeline
 from bot.core.ports import Directory, FeedbackLog, History, Ledger, PolicySource, ReplyStream, Transport
 from bot.core.types import Completed, Decided, HistoryMessage, InboundMessage, Reply, TextDelta, Turn
 from bot.errors import DatabaseUnavailable, Language, UpstreamError
 from llm import detect_language
+
+if TYPE_CHECKING:
+    from bot.core.pipeline import Pipeline
 
 __all__ = ["Admin", "Conversation", "HistoryRules", "PlatformParts", "choose_language", "history_turns"]
 

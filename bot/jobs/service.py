@@ -101,8 +101,9 @@ class ScheduleService:
     def __init__(self, runtime: Runtime, *, outbound: Outbox | None = None, policy: RunPolicy | None = None) -> None:
         s = runtime.settings.scheduler
         self._rt = runtime
-        # Jobs post through the runtime's outbox, on whatever platforms the adapters attached.
-        self._outbound = outbound if outbound is not None else runtime.outbox
+        # Jobs post through the runtime's outbox (taken when a job runs: listing schedules must not
+        # load the conversation core), on whatever platforms the adapters attached.
+        self._outbound = outbound
         self._policy = policy or RunPolicy(s.run_attempts, s.retry_delay_s)
         self.store = ScheduleStore(runtime.database.sessions)
 
@@ -161,7 +162,8 @@ class ScheduleService:
         if run is None:
             _log.info("scheduler: %s at %s is another process's run", schedule.name, fire_time.isoformat())
             return None
-        ctx = JobContext(self._rt, schedule, fire_time, actor, command, platform, self._outbound)
+        outbox = self._outbound if self._outbound is not None else self._rt.outbox
+        ctx = JobContext(self._rt, schedule, fire_time, actor, command, platform, outbox)
         limit = attempts or self._policy.attempts
         last_error: str | None = None
         recorded: Run | None = run
