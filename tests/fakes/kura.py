@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import openai
-
 import bot
 import policies
 from bot.core.conversation import Conversation, PlatformParts
@@ -22,7 +20,7 @@ from bot.wiring import StaticPolicy
 from knowledge.store import SearchHit
 from llm import OpenAIChatModel
 from tests.fakes.chat import ListAudit, MemoryHistory, MemoryLedger, MemoryTransport, RecordingAdmin, ScopedRetriever
-from tests.fakes.openai_server import Answer, FakeOpenAI
+from tests.fakes.openai_server import Answer, FakeOpenAI, local_client
 
 __all__ = ["HITS", "POLICY", "Kura", "kura", "mention"]
 
@@ -57,12 +55,7 @@ async def kura(answer: Answer = "締め日は毎月25日です [1]", *, policy_t
     transport, history, ledger, audit = MemoryTransport(), MemoryHistory(), MemoryLedger(), ListAudit()
     retriever = ScopedRetriever(HITS)
     async with FakeOpenAI(answer) as model:
-        client = openai.AsyncOpenAI(
-            base_url=model.url,
-            api_key="test",
-            max_retries=0,
-            http_client=openai.DefaultAsyncHttpxClient(trust_env=False),
-        )
+        client = local_client(model.url)
         chat = OpenAIChatModel(client, "fake", max_tokens=64, temperature=0.0)
         pipeline = Pipeline(directory, policy, retriever, chat, audit, PipelineConfig(top_k=5))
         parts = PlatformParts(transport, directory, pipeline, history)

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
+import openai
 from aiohttp import web
 
-__all__ = ["Answer", "Exchange", "FakeOpenAI", "pieces_of"]
+__all__ = ["Answer", "Exchange", "FakeOpenAI", "local_client", "pieces_of"]
 
 JSON = dict[str, Any]
 #: What the fake answers: text (streamed word by word), pieces, or a function of the request body.
@@ -259,3 +260,14 @@ def _drop(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.abort()
+
+
+def local_client(base_url: str = "http://unused.invalid/v1") -> openai.AsyncOpenAI:
+    """A real ``openai`` client for a fake on loopback: never through a proxy, never retrying
+    (``async with`` it, or ``close()`` it)."""
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key="test",
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(trust_env=False),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI, pieces_of
+from tests.fakes.openai_server import FakeOpenAI, local_client, pieces_of
 
 pytestmark = pytest.mark.unit
 
@@ -19,12 +19,7 @@ MESSAGES: list[Any] = [{"role": "user", "content": "締め日は？"}]
 @pytest.fixture
 async def client() -> AsyncIterator[openai.AsyncOpenAI]:
     """An OpenAI client that never goes through a proxy and never retries."""
-    async with openai.AsyncOpenAI(
-        base_url="http://unused.invalid/v1",
-        api_key="test",
-        max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(trust_env=False),
-    ) as c:
+    async with local_client() as c:
         yield c
 
 

@@ -21,7 +21,7 @@ from bot.wiring import StaticPolicy
 from knowledge.store import SearchHit
 from llm import ChatMessage, OpenAIChatModel, TokenUsage
 from llm.errors import ModelServerError
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, local_client
 
 pytestmark = pytest.mark.unit
 
@@ -52,12 +52,7 @@ class Entries:
 @pytest.fixture
 async def client() -> AsyncIterator[openai.AsyncOpenAI]:
     """An OpenAI client that never goes through a proxy and never retries."""
-    async with openai.AsyncOpenAI(
-        base_url="http://unused.invalid/v1",
-        api_key="test",
-        max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(trust_env=False),
-    ) as c:
+    async with local_client() as c:
         yield c
 
 
