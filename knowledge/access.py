@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from knowledge.safe_yaml import YAMLLimit, load_bounded
 
 __all__ = ["ACCESS_FILE", "LEVELS", "AccessError", "AccessInfo", "folder_access", "merge_access"]
 
@@ -64,10 +64,15 @@ def folder_access(folder: Path, root: Path, default: AccessInfo | None) -> Acces
     current = folder
     while True:
         candidate = current / ACCESS_FILE
+        if candidate.is_symlink():
+            # Its content could come from anywhere, even outside the source.
+            raise AccessError(f"{candidate}: an access file may not be a link")
         if candidate.is_file():
             try:
-                data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                data = load_bounded(candidate.read_text(encoding="utf-8")) or {}
+            except YAMLLimit as exc:
+                raise AccessError(f"{candidate}: {exc}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
                 raise AccessError(f"{candidate}: unreadable: {type(exc).__name__}") from exc
             if not isinstance(data, dict):
                 raise AccessError(f"{candidate}: must be a mapping")

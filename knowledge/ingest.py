@@ -26,6 +26,8 @@ __all__ = ["IngestReport", "Ingestor", "ProgressCallback"]
 
 _log = logging.getLogger(__name__)
 
+#: A refusal's reason is cut to this many characters (a hostile file must not flood the report).
+_REASON_CHARS = 200
 #: Called once per file with (relative path, outcome); outcome is a key of IngestReport.counts().
 ProgressCallback = Callable[[str, str], None]
 
@@ -41,6 +43,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: Refused files that were served before: taken out until they are fixed (fail closed).
+    withdrawn: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     chunks_written: int = 0
     seconds: float = 0.0
@@ -54,6 +58,7 @@ class IngestReport:
             "unchanged": len(self.unchanged),
             "removed": len(self.removed),
             "refused": len(self.refused),
+            "withdrawn": len(self.withdrawn),
             "skipped": len(self.skipped),
         }
 
@@ -134,12 +139,19 @@ class Ingestor:
         return target, target.is_dir(), self.files(target)
 
     def _read(self, root: Path, file: Path, relative: str, default: AccessInfo | None) -> _Read:
-        """Read, parse and resolve access for one file (blocking I/O: runs in a worker thread)."""
-        if file.stat().st_size > self._max_bytes:
+        """Read, parse and resolve access for one file (blocking I/O: runs in a worker thread).
+
+        A link is followed only inside the source, and the file then has the access of where it
+        really is: a link in a public folder to an HR file is the HR file, not a public one.
+        """
+        real = file.resolve()
+        if real != file and not real.is_relative_to(root):
+            raise AccessError("a link to a file outside the source")
+        if real.stat().st_size > self._max_bytes:
             raise ParseError(f"larger than {self._max_bytes} bytes")
-        raw = file.read_bytes()
-        parsed = parse_file(file, raw)
-        access = merge_access(folder_access(file.parent, root, default), parsed.metadata, relative)
+        raw = real.read_bytes()
+        parsed = parse_file(real, raw)
+        access = merge_access(folder_access(real.parent, root, default), parsed.metadata, relative)
         return _Read(parsed, access, hashlib.sha256(raw).hexdigest())
 
     async def _one(
@@ -154,13 +166,15 @@ class Ingestor:
         if file.suffix.lower() not in SUPPORTED_SUFFIXES or file.name == ACCESS_FILE:
             report.skipped.append(relative)
             return "skipped"
+        state = known.get(relative)
         try:
             parsed, access, content_hash = await asyncio.to_thread(self._read, root, file, relative, default_access)
         except (OSError, ParseError, AccessError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            report.refused.append((relative, reason))
-            return "refused"
-        state = known.get(relative)
+            return await self._refuse(relative, reason, state, report)
+        except Exception as exc:  # one bad file never stops a sync: it is refused like the others
+            _log.warning("ingest: unexpected failure path=%s error=%s", relative, type(exc).__name__)
+            return await self._refuse(relative, f"could not be read ({type(exc).__name__})", state, report)
         if state is not None and state.content_hash == content_hash and state.embedding_model == self._store.model:
             if (state.acl, state.classification, state.owner) == (access.allow, access.classification, access.owner):
                 report.unchanged.append(relative)
@@ -185,3 +199,12 @@ class Ingestor:
         report.chunks_written += len(chunks)
         (report.changed if state is not None else report.added).append(relative)
         return "changed" if state is not None else "added"
+
+    async def _refuse(self, relative: str, reason: str, state: DocumentState | None, report: IngestReport) -> str:
+        """Report a refused file; if it was served before, withdraw it (its old access may be wider
+        than what its files now say): it comes back when it is fixed."""
+        report.refused.append((relative, reason[:_REASON_CHARS]))
+        if state is not None:
+            await self._store.delete_documents([state.id])
+            report.withdrawn.append(relative)
+        return "refused"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import frontmatter
-import yaml
 
+from knowledge.safe_yaml import BoundedYAMLHandler, YAMLLimit
 from llm.prompts import strip_invisible
 
 __all__ = ["SUPPORTED_SUFFIXES", "ParseError", "ParsedDocument", "parse_file"]
@@ -50,9 +50,11 @@ def parse_file(path: Path, raw: bytes) -> ParsedDocument:
     metadata: dict[str, object] = {}
     if path.suffix.lower() in {".md", ".markdown"}:
         try:
-            post = frontmatter.loads(text)
-        except (yaml.YAMLError, ValueError) as exc:
-            raise ParseError(f"front matter is not valid YAML: {type(exc).__name__}") from exc
+            post = frontmatter.loads(text, handler=BoundedYAMLHandler())
+        except YAMLLimit as exc:
+            raise ParseError(f"front matter: {exc}") from exc
+        if not isinstance(post.metadata, dict):
+            raise ParseError("front matter must be a mapping")
         metadata = dict(post.metadata)
         text = post.content
         heading = _HEADING.search(text)

@@ -141,3 +141,75 @@ async def test_default_access_applies_to_files_without_metadata(
     report = await ingestor.ingest(folder, default_access=AccessInfo(("group:sales",), 1))
     assert ["note.txt"] == report.added
     assert {("group:sales",)} == await _chunk_acls(db, "note.txt")
+
+
+async def test_links_never_leave_the_source_and_carry_their_targets_access(
+    db: Database, embedder: E5Embedder, corpus: Path, tmp_path: Path
+) -> None:
+    """In a public folder: a link to an HR file is stored with HR's access (never public); a link to
+    a file outside the source (an .env) and a linked access file are refused; nothing outside is read."""
+    secret = tmp_path / "outside.md"
+    secret.write_text("# Secrets\n\nKURA_AUDIT_KEY=do-not-read\n", encoding="utf-8")
+    (corpus / "public" / "pay-link.md").symlink_to(corpus / "hr" / "給与規程.md")
+    (corpus / "public" / "env-link.md").symlink_to(secret)
+    linked = corpus / "linked"
+    linked.mkdir()
+    (linked / ".kura-access.yaml").symlink_to(corpus / "public" / ".kura-access.yaml")
+    (linked / "note.md").write_text("# Note\n\n誰でも読める？\n", encoding="utf-8")
+    _, ingestor = _ingestor(db, embedder)
+    report = await ingestor.ingest(corpus)
+    refused = dict(report.refused)
+    assert {"public/env-link.md", "linked/note.md"} == set(refused)
+    assert "outside the source" in refused["public/env-link.md"]
+    assert "may not be a link" in refused["linked/note.md"]
+    assert {("group:hr",)} == await _chunk_acls(db, "public/pay-link.md")
+    async with db.sessions() as session:
+        texts = list(await session.scalars(select(Chunk.text)))
+    assert not any("do-not-read" in t for t in texts)
+
+
+async def test_a_document_refused_on_resync_is_withdrawn_until_fixed(
+    db: Database, embedder: E5Embedder, corpus: Path
+) -> None:
+    """A served folder whose access file breaks: its documents are no longer stored (fail closed) and
+    the report says so; fixing the file brings them back."""
+    store, ingestor = _ingestor(db, embedder)
+    await ingestor.ingest(corpus)
+    access = corpus / "hr" / ".kura-access.yaml"
+    good = access.read_text(encoding="utf-8")
+    access.write_text("allow: [group:hr\nclassification: confidential\n", encoding="utf-8")
+    broken = await ingestor.ingest(corpus)
+    hr = sorted(p for p in (await store.documents_under(broken.root)) if p.startswith("hr/"))
+    assert [] == hr
+    assert {"hr/salary-bands.md", "hr/人事評価.md", "hr/給与規程.md"} == set(broken.withdrawn)
+    assert all("not valid YAML" in reason for path, reason in broken.refused if path.startswith("hr/"))
+    access.write_text(good, encoding="utf-8")
+    fixed = await ingestor.ingest(corpus)
+    assert {"hr/salary-bands.md", "hr/人事評価.md", "hr/給与規程.md"} == set(fixed.added)
+
+
+async def test_hostile_yaml_is_refused_per_file_and_the_sync_goes_on(
+    db: Database, embedder: E5Embedder, corpus: Path
+) -> None:
+    """An alias bomb in an access file, deep nesting and megabytes in front matter: each file is
+    refused with a short reason; the rest of the run (other files, deletions) still happens."""
+    _, ingestor = _ingestor(db, embedder)
+    await ingestor.ingest(corpus)
+    bomb = corpus / "bomb"
+    bomb.mkdir()
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    (bomb / ".kura-access.yaml").write_text(laughs, encoding="utf-8")
+    (bomb / "a.md").write_text("# A\n\nbody\n", encoding="utf-8")
+    (corpus / "public" / "deep.md").write_text("---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n# D\n\nbody\n", "utf-8")
+    (corpus / "public" / "huge.md").write_text("---\nx: '" + "y" * 200_000 + "'\n---\n# H\n\nbody\n", "utf-8")
+    (corpus / "handbook" / "remote-work.md").unlink()
+    report = await ingestor.ingest(corpus)
+    refused = dict(report.refused)
+    assert "aliases are not allowed" in refused["bomb/a.md"]
+    assert "nested deeper" in refused["public/deep.md"]
+    assert "larger than" in refused["public/huge.md"]
+    assert all(len(reason) <= 200 for reason in refused.values())
+    assert ["handbook/remote-work.md"] == report.removed
+    assert 15 == len(report.unchanged)

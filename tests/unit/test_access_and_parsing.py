@@ -124,7 +124,7 @@ def test_access_file_not_a_mapping_raises(tmp_path: Path) -> None:
 def test_invalid_yaml_access_file_raises(tmp_path: Path) -> None:
     """An access file that is not YAML is an AccessError."""
     _access_file(tmp_path, "allow: [public\n")
-    with pytest.raises(AccessError, match="unreadable"):
+    with pytest.raises(AccessError, match="not valid YAML"):
         folder_access(tmp_path, tmp_path, None)
 
 
