@@ -28,6 +28,21 @@ def test_own_messages_bots_and_edits_are_ignored_by_default() -> None:
     assert not _ok(edit)
     assert _ok(edit, edits=True)
     assert "U1" == unwrap_edit(edit)["user"]
+
+
+def test_edits_that_would_loop_or_repeat_are_not_answered() -> None:
+    """With edits on: Kura's own streamed edits (its user or its bot id) would make it answer itself
+    forever; an edit that only added a link preview (same text) would answer the same question twice."""
+    mine = {"subtype": "message_changed", "channel": "C1", "message": {"user": BOT, "text": "答え", "ts": "1.0"}}
+    by_app = {"subtype": "message_changed", "message": {"bot_id": "B_KURA", "text": "答え", "ts": "1.0"}}
+    preview = {
+        "subtype": "message_changed",
+        "channel": "C1",
+        "message": {"user": "U1", "text": "見て https://x.example", "ts": "1.0", "attachments": [{}]},
+        "previous_message": {"user": "U1", "text": "見て https://x.example", "ts": "1.0"},
+    }
+    changed = preview | {"previous_message": {"user": "U1", "text": "見て", "ts": "1.0"}}
+    assert [False, False, False, True] == [_ok(e, edits=True) for e in (mine, by_app, preview, changed)]
     assert not _ok({"user": "U1", "text": "bye", "subtype": "channel_leave"})
     assert not _ok({"user": "U1", "text": "   "})
 

@@ -46,12 +46,20 @@ def mentions(event: Mapping[str, Any], bot_user_id: str) -> bool:
 def should_answer(
     event: Mapping[str, Any], bot_user_id: str, bot_id: str | None, *, answer_bots: bool, answer_edits: bool
 ) -> bool:
-    """Kura's own messages never; other bots and edits only when configured; hidden subtypes never."""
+    """Kura's own messages never; other bots and edits only when configured; hidden subtypes never.
+
+    An edit is answered only when its text changed (not when Slack added a link preview) and it is
+    not Kura's own (Kura edits its answers as they stream: answering those would loop)."""
     if event.get("user") == bot_user_id or (bot_id is not None and event.get("bot_id") == bot_id):
         return False
     subtype = event.get("subtype")
     if subtype == "message_changed":
-        return answer_edits and isinstance(event.get("message"), Mapping)
+        edited, before = event.get("message"), event.get("previous_message")
+        if not answer_edits or not isinstance(edited, Mapping):
+            return False
+        if isinstance(before, Mapping) and before.get("text") == edited.get("text"):
+            return False
+        return should_answer(edited, bot_user_id, bot_id, answer_bots=answer_bots, answer_edits=False)
     if subtype == "bot_message" or event.get("bot_id"):
         return answer_bots
     if subtype not in (None, "file_share", "thread_broadcast"):
