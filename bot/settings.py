@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -127,6 +127,13 @@ class SlackSettings(BaseModel):
     answer_edits: bool = False
     #: Folders ``/kura sync PATH`` may ingest besides the sources already known.
     sync_roots: list[Path] = []
+
+    @field_validator("bot_token", "app_token", "signing_secret", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty or blank secret (``KURA_SLACK_SIGNING_SECRET=``) is no secret: treat it as unset,
+        so ``kura serve`` says what is missing instead of answering every request with 500."""
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @property
     def configured(self) -> bool:

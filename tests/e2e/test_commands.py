@@ -71,3 +71,22 @@ def test_bad_input_exits_2_with_one_line(
     lines = [line for line in done.stderr.strip().splitlines() if "Warning" not in line and "return Path" not in line]
     assert 1 == len(lines), done.stderr
     assert needle in lines[0]
+
+
+def test_serve_refuses_blank_slack_secrets_and_an_unreachable_slack_in_one_line(fresh_env: dict[str, str]) -> None:
+    """A blank signing secret is no secret: serve exits 2 saying what is missing (it used to start and
+    answer every request with 500). A Slack API that cannot be reached at start: one line, exit 4."""
+    blank = fresh_env | {"KURA_SLACK_BOT_TOKEN": "xoxb-test", "KURA_SLACK_SIGNING_SECRET": "  "}
+    done = run_kura(blank, "serve")
+    assert 2 == done.code
+    assert done.stderr.strip().splitlines()[-1].startswith("kura: no chat adapter is configured")
+    unreachable = blank | {
+        "KURA_SLACK_SIGNING_SECRET": "s3cret",
+        "KURA_SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "KURA_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+        "KURA_HTTP_PORT": "0",
+    }
+    done = run_kura(unreachable, "serve")
+    assert 4 == done.code, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("kura: Slack could not be reached at start")
+    assert "Traceback" not in done.stderr

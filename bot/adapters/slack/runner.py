@@ -9,6 +9,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -19,7 +20,7 @@ from bot.adapters.slack.app import build_app
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.transport import SlackHistory, SlackTransport
 from bot.core.conversation import Conversation
-from bot.errors import ConfigurationError
+from bot.errors import ConfigurationError, UpstreamError
 from bot.http import HttpHost, RequestHandler
 from bot.settings import HttpSettings, SlackSettings
 from bot.wiring import Runtime
@@ -54,7 +55,12 @@ async def attach_slack(rt: Runtime, settings: SlackSettings) -> tuple[AsyncWebCl
     """Slack's ports (transport, directory, thread history) attached to the runtime's core: the
     conversation for incoming events, and the outbox for posts (a CLI run of a job needs only this)."""
     client = slack_client(settings)
-    auth = await client.auth_test()
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigurationError(f"Slack refused the bot token (auth.test: {exc.response.get('error')})") from exc
+    except (SlackClientError, OSError) as exc:
+        raise UpstreamError(f"Slack could not be reached at start ({type(exc).__name__})") from exc
     team = auth.get("team_id")
     directory = SlackDirectory(client, rt.directory, team_id=team, ttl_s=settings.cache_ttl_s)
     transport = SlackTransport(client, settings, team_id=team)
