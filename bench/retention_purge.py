@@ -102,10 +102,10 @@ async def run(args: argparse.Namespace) -> None:
         took = time.perf_counter() - started
         timings.append(("verify, whole chain", took, f"ok={before.ok}, {before.records / took:,.0f} records/s"))
         started = time.perf_counter()
-        text = await purge_text(db.sessions, 90, 90)
+        text = await purge_text(db.owner_sessions(), 90, 90)  # retention runs as the owner, as Kura does
         timings.append(("purge text > 90 days", time.perf_counter() - started, f"{text.purged:,} records lost text"))
         started = time.perf_counter()
-        pruned = await prune_records(db.sessions, 365, key)
+        pruned = await prune_records(db.owner_sessions(), 365, key)
         took = time.perf_counter() - started
         timings.append(("remove records > 365 days", took, f"{pruned.pruned:,} removed, through #{pruned.through_seq}"))
         started = time.perf_counter()

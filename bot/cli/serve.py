@@ -48,24 +48,17 @@ async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
         host = HttpHost(settings.http, rt.metrics)
         host.add_check("database", rt.database.ping)
         runner = SlackRunner(settings.slack, settings.http, rt, host)
-        scheduling = asyncio.Event()  # set once the scheduler runs (leader or standby)
-
-        async def scheduler_started() -> bool:
-            return scheduling.is_set()
-
         if jobs.enabled:
-            host.add_check("scheduler", scheduler_started)
+            host.add_check("scheduler", scheduler.running)
         try:
             await runner.start()
             if jobs.enabled:
                 await scheduler.start()
-                scheduling.set()
             await host.start()
             where = "Socket Mode" if runner.mode == "socket" else "HTTP, /slack/events"
             _status(f"slack: connected ({where}); http on {settings.http.host}:{host.port}; Ctrl-C to stop")
             await stop.wait()
         finally:
-            scheduling.clear()
             await host.stop()
             await scheduler.stop()
             await runner.stop()

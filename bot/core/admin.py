@@ -25,10 +25,7 @@ from policies import Request, decide, explain
 if TYPE_CHECKING:
     from bot.jobs.service import ScheduleService
 
-__all__ = ["HELP", "AdminCommand", "AdminReply", "AdminService"]
-
-#: The command list, in English (``admin_text("help", "ja")`` has it in Japanese).
-HELP = admin_text("help", "en")
+__all__ = ["AdminCommand", "AdminReply", "AdminService"]
 
 
 @dataclass(frozen=True)

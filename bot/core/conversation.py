@@ -133,9 +133,18 @@ class Conversation:
             locale = None
         return choose_language(text, locale)
 
-    async def handle(self, message: InboundMessage) -> Reply | None:
+    async def handle(self, message: InboundMessage, *, follow_up: bool = False) -> Reply | None:
         """Answer one message (or drop it: a delivery already taken returns None). Never raises
-        but for cancellation: failures become a short reply in the message's language."""
+        but for cancellation: failures become a short reply in the message's language.
+
+        ``follow_up``: a plain message in a thread (no mention), answered only when Kura already
+        took part in that thread; the thread is read once, for that and for the history.
+        """
+        thread: Sequence[HistoryMessage] | None = None
+        if follow_up:
+            thread = await self._thread(message)
+            if not any(m.author == "kura" for m in thread or ()):
+                return None
         language = choose_language(message.text, message.locale)
         transport = self.parts.transport
         # Policy may want channel answers seen by the asker alone: then nothing is shown publicly.
@@ -148,7 +157,8 @@ class Conversation:
                 return None
             await stream.start(language)
             language = await self.language_of(message.user, message.text) if message.locale is None else language
-            inbound = replace(message, locale=language, history=await self._history(message))
+            history = history_turns(thread, self._rules) if thread is not None else await self._history(message)
+            inbound = replace(message, locale=language, history=history)
             return await self._answer(inbound, stream, private=private)
         except (SQLAlchemyError, DatabaseUnavailable):
             _log.exception("database unavailable platform=%s event_id=%s", self.platform, message.event_id)
@@ -175,28 +185,21 @@ class Conversation:
 
     async def _history(self, message: InboundMessage) -> tuple[Turn, ...]:
         """Earlier turns when the message continues a thread; none when history cannot be read."""
-        history, where = self.parts.history, message.where
-        if history is None or where is None or message.thread_id in (None, message.message_id):
+        if message.thread_id in (None, message.message_id):
             return message.history
-        try:
-            thread = await history.thread(where, str(message.thread_id), message.message_id)
-        except UpstreamError as exc:
-            _log.warning("thread history unavailable platform=%s error=%s", self.platform, exc.code)
-            return message.history
-        return history_turns(thread, self._rules)
+        thread = await self._thread(message)
+        return message.history if thread is None else history_turns(thread, self._rules)
 
-    async def took_part(self, message: InboundMessage) -> bool:
-        """Whether Kura already answered in the thread ``message`` belongs to (follow-ups there are
-        answered without a mention)."""
+    async def _thread(self, message: InboundMessage) -> Sequence[HistoryMessage] | None:
+        """The thread ``message`` is in, up to it; None when there is none or it cannot be read."""
         history, where = self.parts.history, message.where
         if history is None or where is None or message.thread_id is None:
-            return False
+            return None
         try:
-            thread = await history.thread(where, message.thread_id, message.message_id)
+            return await history.thread(where, message.thread_id, message.message_id)
         except UpstreamError as exc:
             _log.warning("thread history unavailable platform=%s error=%s", self.platform, exc.code)
-            return False
-        return any(m.author == "kura" for m in thread)
+            return None
 
     async def _fail(self, stream: ReplyStream, text: str) -> None:
         self.parts.pipeline.metrics.request(self.platform, "failed")

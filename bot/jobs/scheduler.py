@@ -115,6 +115,10 @@ class Scheduler:
         self._fingerprints: dict[str, str] = {}
         self.leading = asyncio.Event()
 
+    async def running(self) -> bool:
+        """True while the scheduler competes for leadership or leads (a readiness check)."""
+        return self._task is not None and not self._task.done()
+
     @property
     def is_leader(self) -> bool:
         """True while this process holds the lock and runs the jobs."""

@@ -36,9 +36,12 @@ def build_app(
     """An AsyncApp wired to the core. ``app_kwargs`` go to AsyncApp (e.g. ``signing_secret``)."""
     app = AsyncApp(client=client, **app_kwargs)
 
-    async def answer(event: Mapping[str, Any], body: Mapping[str, Any], context: AsyncBoltContext) -> None:
+    async def answer(
+        event: Mapping[str, Any], body: Mapping[str, Any], context: AsyncBoltContext, *, follow_up: bool = False
+    ) -> None:
         message = unwrap_edit(event)
-        await conversation.handle(to_inbound(message, str(context.bot_user_id), event_id=event_id_of(message, body)))
+        inbound = to_inbound(message, str(context.bot_user_id), event_id=event_id_of(message, body))
+        await conversation.handle(inbound, follow_up=follow_up)
 
     def wanted(event: Mapping[str, Any], context: AsyncBoltContext) -> bool:
         return should_answer(
@@ -59,15 +62,12 @@ def build_app(
         if not wanted(event, context):
             return
         message = unwrap_edit(event)
-        bot_user_id = str(context.bot_user_id)
         # Mentions arrive as app_mention events and are answered there; a plain reply in a thread
-        # is answered when Kura already took part in that thread.
-        if is_direct(message) or (
-            message.get("thread_ts")
-            and not mentions(message, bot_user_id)
-            and await conversation.took_part(to_inbound(message, bot_user_id, event_id=None))
-        ):
+        # is answered when Kura already took part in that thread (the core checks).
+        if is_direct(message):
             await answer(event, body, context)
+        elif message.get("thread_ts") and not mentions(message, str(context.bot_user_id)):
+            await answer(event, body, context, follow_up=True)
 
     @app.command("/kura")
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:

@@ -47,7 +47,6 @@ class SlackReplyStream:
         self._user = user
         self._team = team_id
         self._private = private
-        self._language: Language = "en"
         self._ts: str | None = None
         self._streaming = False
         self._text = ""
@@ -56,7 +55,6 @@ class SlackReplyStream:
 
     async def start(self, language: Language) -> None:
         """A placeholder (or an open native stream) in the thread; nothing when private."""
-        self._language = language
         if self._private:
             return  # an ephemeral message cannot be edited: nothing to show until the answer is ready
         if self._native:
