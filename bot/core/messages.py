@@ -4,6 +4,7 @@ Adapters and jobs take their words from here; none writes its own."""
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from bot.errors import Language
@@ -160,6 +161,7 @@ def no_sources_message(language: Language) -> str:
     return _NO_SOURCES[language]
 
 
+@functools.cache  # the catalogue is constant; history is filtered with it on every thread reply
 def catalogue_texts() -> frozenset[str]:
     """Every text above in both languages: Kura's own messages that are not answers (placeholders,
     refusals, failures), which thread history leaves out."""
