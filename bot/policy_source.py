@@ -1,62 +1,46 @@
-"""The policy in force, reloaded when its file changes. A broken new file keeps the old policy in
-force and says so loudly: never an open door, never a silent change."""
+"""The policy in force, reloaded when its file changes. A broken, half-written or cut-off new file
+keeps the old policy in force and says so loudly: never an open door, never a silent change
+(``bot.watched_file``)."""
 
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
 
-from policies import Policy, PolicyError, load_policy
+from bot.watched_file import WatchedFile
+from policies import Policy, PolicyError, load_policy_text
 
 __all__ = ["ReloadingPolicy"]
 
-_log = logging.getLogger(__name__)
+
+def _problems(exc: Exception) -> str:
+    return "; ".join(exc.problems) if isinstance(exc, PolicyError) else str(exc)
 
 
 class ReloadingPolicy:
-    """A PolicySource that re-reads its file (checked at most every ``interval_s``, or on demand)."""
+    """A PolicySource that re-reads its file (checked at most every ``interval_s``, or on demand);
+    a new version takes effect once it has stayed the same for ``settle_s``."""
 
-    def __init__(self, path: Path, initial: Policy, interval_s: float = 1.0) -> None:
-        self._path = path
-        self._policy = initial
-        self._interval = interval_s
-        self._checked = time.monotonic()
-        self._stamp = self._stat()
-        self.last_error: str | None = None
+    def __init__(self, path: Path, initial: Policy, interval_s: float = 1.0, settle_s: float = 1.0) -> None:
+        self._file = WatchedFile(
+            path,
+            lambda text: load_policy_text(text, str(path)),
+            initial,
+            what="policy",
+            errors=(PolicyError,),
+            describe=_problems,
+            interval_s=interval_s,
+            settle_s=settle_s,
+        )
 
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self._path.stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
+    @property
+    def last_error(self) -> str | None:
+        """Why the newest version of the file is not in force (None when it is)."""
+        return self._file.last_error
 
     def current(self) -> Policy:
         """The policy to decide with (reloaded first if the file changed)."""
-        if time.monotonic() - self._checked >= self._interval:
-            self.reload()
-        return self._policy
+        return self._file.current()
 
     def reload(self) -> bool:
         """Check the file now; True when a new policy took effect."""
-        self._checked = time.monotonic()
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        try:
-            policy = load_policy(self._path)
-        except PolicyError as exc:
-            self.last_error = "; ".join(exc.problems)
-            _log.error(
-                "POLICY NOT RELOADED: %s is invalid; the previous policy (version %s) stays in force: %s",
-                self._path,
-                self._policy.version,
-                self.last_error,
-            )
-            return False
-        self.last_error = None
-        _log.warning("policy reloaded path=%s version=%s->%s", self._path, self._policy.version, policy.version)
-        self._policy = policy
-        return True
+        return self._file.reload()

@@ -159,7 +159,7 @@ def test_reload_takes_a_good_file_and_keeps_the_old_policy_on_a_broken_one(tmp_p
     """A valid edit takes effect; a broken edit leaves the previous policy in force (fail closed)."""
     path = tmp_path / "policy.yaml"
     path.write_text(BASE, encoding="utf-8")
-    source = ReloadingPolicy(path, load_policy_text(BASE, str(path)), interval_s=0)
+    source = ReloadingPolicy(path, load_policy_text(BASE, str(path)), interval_s=0, settle_s=0)
     first = source.current().version
     path.write_text(BASE + "channels:\n  direct_messages: false\n", encoding="utf-8")
     assert source.reload()
