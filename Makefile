@@ -16,15 +16,19 @@ help: ## list the targets
 
 setup: $(VENV)/.installed ## create .venv with the kura command and pinned dependencies
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# Every package comes from requirements-dev.lock, each file checked against its hash. The two
+# exceptions fetch nothing: llama-cpp-python, built here (so its hash varies; its dependencies are in
+# the lock), and Kura itself, built by the locked setuptools.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade "pip>=24"
+	$(PIP) install -q --require-hashes -r requirements-dev.lock
 	@mkdir -p $(WHEELS)
 	@ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
 	  echo "building $(LLAMA) once (about 5-8 minutes on 2 cores; cached in $(WHEELS))"; \
 	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel -q --no-deps -w $(WHEELS) $(LLAMA); }
-	$(PIP) install -q --find-links $(WHEELS) -r requirements.lock
-	$(PIP) install -q --no-deps -e .
+	$(PIP) install -q --no-index --no-deps --find-links $(WHEELS) $(LLAMA)
+	$(PIP) install -q --no-index --no-deps --no-build-isolation -e .
+	$(PIP) check
 	@touch $@
 
 demo: setup ## the main job on embedded defaults: database, sample knowledge, local model, chat
@@ -56,10 +60,22 @@ bench: setup ## benchmarks (print tables; not tests)
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/retrieval_latency.py
 
-lock: ## re-resolve requirements.lock from pyproject.toml in a scratch venv
-	rm -rf /tmp/kura-lock-venv && $(PYTHON) -m venv /tmp/kura-lock-venv
-	/tmp/kura-lock-venv/bin/python -m pip install -q --find-links $(WHEELS) -e ".[dev,local-model]"
-	/tmp/kura-lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^#' > requirements.lock
+# requirements.lock: what the image installs (the dependencies, and setuptools to build Kura);
+# requirements-dev.lock: what `make setup` installs (that, the dev tools, pip, and llama-cpp-python's
+# dependencies but not itself). Hashes of every file of each release, for any platform. Current pins
+# are kept; `make lock LOCK_ARGS=--upgrade` takes new releases.
+LOCK_VENV := /tmp/kura-lock-venv
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+	--no-annotate --custom-compile-command "make lock" $(LOCK_ARGS)
+lock: ## re-resolve requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q "uv==0.13.9"
+	$(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" \
+	  > $(LOCK_VENV)/build.in
+	echo "pip>=24" > $(LOCK_VENV)/pip.in
+	$(UV_COMPILE) -o requirements.lock pyproject.toml $(LOCK_VENV)/build.in
+	$(UV_COMPILE) -o requirements-dev.lock --extra dev --extra local-model --no-emit-package llama-cpp-python \
+	  -c requirements.lock pyproject.toml $(LOCK_VENV)/build.in $(LOCK_VENV)/pip.in
 
 clean: ## remove .venv and caches (not your data dir, not the model cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
