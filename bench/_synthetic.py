@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.db import Database
+from knowledge.models import SCHEMA
 from knowledge.store import KnowledgeStore, _index_name
 
 MODEL = "bench-synthetic-384"
@@ -82,23 +83,24 @@ async def load(db: Database, store: KnowledgeStore, vectors: Matrix, texts: Sequ
     """Documents, then chunks by binary COPY, ANALYZE, then the HNSW index (timed)."""
     n = len(vectors)
     n_docs = math.ceil(n / CHUNKS_PER_DOCUMENT)
-    async with await psycopg.AsyncConnection.connect(psycopg_url(db)) as conn:
+    # As Kura's role, which owns these tables: the owner never writes rows in kura_knowledge.
+    async with await psycopg.AsyncConnection.connect(psycopg_url(db), options="-c role=kura_app") as conn:
         await register_vector_async(conn)
         async with conn.cursor() as cur:
             # A reused --data-dir: start from no synthetic rows and no synthetic index.
-            await cur.execute(f"DROP INDEX IF EXISTS {_index_name(MODEL, DIM)}")
-            await cur.execute("DELETE FROM documents WHERE root = %s", [ROOT])
+            await cur.execute(f"DROP INDEX IF EXISTS {SCHEMA}.{_index_name(MODEL, DIM)}")
+            await cur.execute(f"DELETE FROM {SCHEMA}.documents WHERE root = %s", [ROOT])  # noqa: S608 - a constant
             started = time.perf_counter()
             await cur.execute(
-                """
-                INSERT INTO documents (root, path, title, content_hash, acl, classification, owner,
+                f"""
+                INSERT INTO {SCHEMA}.documents (root, path, title, content_hash, acl, classification, owner,
                                        embedding_model, chunk_count)
                 SELECT %(root)s, 'doc-' || lpad(g::text, 6, '0'), 'Synthetic document ' || g, md5(g::text),
                        ARRAY['group:g' || (g %% %(groups)s), 'public'], g %% 4, NULL, %(model)s,
                        LEAST(%(per)s, %(n)s - g * %(per)s)
                 FROM generate_series(0, %(docs)s - 1) AS g
                 RETURNING id, path
-                """,
+                """,  # noqa: S608 - SCHEMA is a constant
                 {"root": ROOT, "groups": GROUPS, "model": MODEL, "per": CHUNKS_PER_DOCUMENT, "n": n, "docs": n_docs},
             )
             ids = {path: doc_id for doc_id, path in await cur.fetchall()}
@@ -107,7 +109,7 @@ async def load(db: Database, store: KnowledgeStore, vectors: Matrix, texts: Sequ
                 "document_id, ordinal, text, source, title, acl, classification, token_count, "
                 "embedding_model, embedding_dim, embedding"
             )
-            async with cur.copy(f"COPY chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            async with cur.copy(f"COPY {SCHEMA}.chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(
                     ["int8", "int4", "text", "text", "text", "text[]", "int2", "int4", "text", "int4", "vector"]
                 )
@@ -133,8 +135,8 @@ async def load(db: Database, store: KnowledgeStore, vectors: Matrix, texts: Sequ
             report.documents = n_docs
         await conn.set_autocommit(True)
         started = time.perf_counter()
-        await conn.execute("ANALYZE documents")
-        await conn.execute("ANALYZE chunks")
+        await conn.execute(f"ANALYZE {SCHEMA}.documents")
+        await conn.execute(f"ANALYZE {SCHEMA}.chunks")
         report.analyze_s = time.perf_counter() - started
 
     # The index is built by the store itself, on one connection whose session was given more
@@ -157,14 +159,18 @@ async def load(db: Database, store: KnowledgeStore, vectors: Matrix, texts: Sequ
         sizes = await conn.execute(
             text(
                 """
-                SELECT pg_relation_size('chunks'),
+                SELECT pg_relation_size(CAST(:chunks AS regclass)),
                        COALESCE((SELECT pg_relation_size(reltoastrelid) FROM pg_class
-                                 WHERE oid = 'chunks'::regclass AND reltoastrelid <> 0), 0),
+                                 WHERE oid = CAST(:chunks AS regclass) AND reltoastrelid <> 0), 0),
                        pg_relation_size(CAST(:index AS regclass)),
-                       pg_relation_size('ix_chunks_acl')
+                       pg_relation_size(CAST(:acl AS regclass))
                 """
             ),
-            {"index": _index_name(MODEL, DIM)},
+            {
+                "chunks": f"{SCHEMA}.chunks",
+                "index": f"{SCHEMA}.{_index_name(MODEL, DIM)}",
+                "acl": f"{SCHEMA}.ix_chunks_acl",
+            },
         )
         heap, toast, hnsw, gin = sizes.one()
         report.sizes = {"chunks heap": heap, "chunks TOAST": toast, "HNSW index": hnsw, "GIN acl index": gin}

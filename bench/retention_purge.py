@@ -31,7 +31,7 @@ from _common import database, machine_lines, reproduce, table
 from sqlalchemy import insert
 
 from bot.audit import AuditStore, TextCipher
-from bot.audit.chain import GENESIS, record_hash, sha256_text
+from bot.audit.chain import CHAIN_VERSION, GENESIS, record_hash, sha256_text
 from bot.audit.models import AuditRecord
 from bot.audit.retention import prune_records, purge_text
 from bot.audit.store import hashed_fields
@@ -68,11 +68,12 @@ def _rows(n: int, days: int, cipher: TextCipher) -> list[dict[str, object]]:
             tokens=900,
             endpoint="local",
             key_id=cipher.key_id,
-            question_enc=cipher.encrypt(question, record_id),
-            answer_enc=cipher.encrypt(answer, record_id),
+            question_enc=cipher.encrypt(question, record_id, "question"),
+            answer_enc=cipher.encrypt(answer, record_id, "answer"),
             question_sha256=sha256_text(question),
             answer_sha256=sha256_text(answer),
             prev_hash=prev,
+            chain_version=CHAIN_VERSION,
         )
         record.hash = prev = record_hash(hashed_fields(record), prev)
         rows.append({c.key: getattr(record, c.key) for c in AuditRecord.__table__.columns})
@@ -81,7 +82,7 @@ def _rows(n: int, days: int, cipher: TextCipher) -> list[dict[str, object]]:
 
 async def run(args: argparse.Namespace) -> None:
     async with database(args.data_dir, keep=args.keep) as (settings, db, where):
-        cipher = TextCipher.from_file(settings.data_dir / "bench-audit.key")
+        cipher = TextCipher.from_file(settings.data_dir / "bench-audit.key", create=True)
         key = os.urandom(32)
         store = AuditStore(db.sessions, cipher, anchor_key=key)
         started = time.perf_counter()

@@ -222,13 +222,13 @@ def ground_truth(
 
 
 async def set_plan_cache_mode(db: Database, mode: str | None) -> None:
-    """Set (or reset) plan_cache_mode for new connections to this database, and renew the pool."""
-    async with db.engine.connect() as conn:
-        name = (await conn.execute(text("SELECT current_database()"))).scalar_one()
+    """Set (or reset) plan_cache_mode for new connections to this database, and renew the pool.
+    ALTER DATABASE is the owner's: Kura's own role may not."""
+    async with db.owner_sessions().begin() as session:
+        name = (await session.execute(text("SELECT current_database()"))).scalar_one()
         quoted = '"' + str(name).replace('"', '""') + '"'
         clause = f"SET plan_cache_mode = {mode}" if mode else "RESET plan_cache_mode"
-        await conn.execute(text(f"ALTER DATABASE {quoted} {clause}"))
-        await conn.commit()
+        await session.execute(text(f"ALTER DATABASE {quoted} {clause}"))
     await db.engine.dispose()
 
 
@@ -249,7 +249,8 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
         rows = (
             await session.execute(
                 text(
-                    "SELECT c.id, d.path, c.ordinal FROM chunks c JOIN documents d ON d.id = c.document_id "
+                    "SELECT c.id, d.path, c.ordinal FROM kura_knowledge.chunks c "
+                    "JOIN kura_knowledge.documents d ON d.id = c.document_id "
                     "WHERE c.embedding_model = :m"
                 ),
                 {"m": MODEL},

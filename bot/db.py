@@ -89,7 +89,12 @@ class Database:
         than Kura's; retention then fails with a permission error (see ``bot.jobs.retention``).
         """
         if self._owner_engine is None:
-            self._owner_engine = create_async_engine(self._url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+            # The owner's names resolve through pg_catalog and public only (neither "$user" nor a
+            # schema kura_app may create in; temporary objects last), whatever the role's defaults.
+            options = {"options": "-c search_path=pg_catalog,public,pg_temp"}
+            self._owner_engine = create_async_engine(
+                self._url, pool_size=1, max_overflow=0, pool_pre_ping=True, connect_args=options
+            )
         return async_sessionmaker(self._owner_engine, expire_on_commit=False)
 
     def _upgrade(self) -> None:

@@ -1,19 +1,29 @@
-"""Tables of the knowledge store: documents and their chunks."""
+"""Tables of the knowledge store: documents and their chunks, in their own schema.
+
+They live in ``kura_knowledge`` (migration 0008), not ``public``: Kura's runtime role owns them and
+creates a vector index per embedding model at run time, so it needs CREATE where they are, and a
+schema it can create in must never be on the search path of the audit tables' owner.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, SmallInteger, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, SmallInteger, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Chunk", "Document", "KnowledgeBase"]
+__all__ = ["SCHEMA", "Chunk", "Document", "KnowledgeBase"]
+
+#: The schema of the knowledge tables: SQL names them qualified, never through the search path.
+SCHEMA = "kura_knowledge"
 
 
 class KnowledgeBase(DeclarativeBase):
-    """Declarative base of the knowledge tables."""
+    """Declarative base of the knowledge tables (all in :data:`SCHEMA`)."""
+
+    metadata = MetaData(schema=SCHEMA)
 
 
 class Document(KnowledgeBase):
@@ -49,7 +59,7 @@ class Chunk(KnowledgeBase):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey(f"{SCHEMA}.documents.id", ondelete="CASCADE"))
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Text
 
-from knowledge.models import Chunk, Document
+from knowledge.models import SCHEMA, Chunk, Document
 from llm.embeddings import Vector as Array
 
 __all__ = ["ChunkRow", "DocumentRow", "DocumentState", "KnowledgeStore", "SearchHit", "SourceRow", "StoreStats"]
@@ -124,7 +124,7 @@ class KnowledgeStore:
             WITH hits AS MATERIALIZED (
                 SELECT id, document_id, source, title, text, acl, classification,
                        (embedding::vector({self.dim})) <=> :query AS distance
-                FROM chunks
+                FROM {SCHEMA}.chunks
                 WHERE embedding_model = '{self.model}'
                   AND classification <= :clearance
                   AND {{acl_filter}}
@@ -132,14 +132,14 @@ class KnowledgeStore:
                 LIMIT :k
             )
             SELECT * FROM hits ORDER BY distance
-            """  # noqa: S608 - model checked by _checked_model, dim is an int, filter built below
+            """  # noqa: S608 - model checked by _checked_model, dim is an int, SCHEMA a constant, filter below
         ).text
 
     async def ensure_vector_index(self) -> None:
-        """Create this model's partial HNSW cosine index if it does not exist."""
+        """Create this model's partial HNSW cosine index if it does not exist (in the table's schema)."""
         name = _index_name(self.model, self.dim)
         ddl = (
-            f"CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw "
+            f"CREATE INDEX IF NOT EXISTS {name} ON {SCHEMA}.chunks USING hnsw "
             f"((embedding::vector({self.dim})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
             f"WHERE embedding_model = '{self.model}'"
         )

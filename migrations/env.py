@@ -27,9 +27,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()  # also when a revision refuses: no connection left open behind it
 
 
 if context.is_offline_mode():

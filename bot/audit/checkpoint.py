@@ -2,9 +2,13 @@
 
 A checkpoint says "record N had hash H at time T", signed with HMAC-SHA256. The chain alone
 cannot show that someone with write access rewrote it from some record on and recomputed every
-hash; a checkpoint kept elsewhere can: record N no longer has hash H.
+hash, or cut its tail; a checkpoint kept elsewhere can: record N no longer has hash H, or is gone.
 
     checkpoint seq=N hash=H at=ISO signature=hmac-sha256:HEX key_id=K
+
+``kura audit checkpoint`` prints one; the ``checkpoint`` job writes one to a sink outside the
+database on a schedule (``bot.jobs.checkpoint_sink``); ``kura audit verify --expect-head`` and
+``kura audit checkpoint --verify`` re-check one (:func:`head_problem`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from bot.audit.chain import GENESIS
 from bot.audit.signing import SCHEME as _SCHEME
 from bot.audit.signing import key_id, mac, same_mac
 from bot.audit.store import AuditStore
-from bot.errors import InputError
+from bot.errors import InputError, KuraError
 
 __all__ = [
+    "AuditTampered",
     "ChainHead",
     "Checkpoint",
     "CheckpointCheck",
     "format_line",
+    "head_problem",
+    "last_line",
     "parse",
     "read_head",
     "sign",
@@ -37,6 +44,10 @@ __all__ = [
 _DOMAIN = "kura-audit-checkpoint-v1"
 _KEYS = ("seq", "hash", "at", "signature", "key_id")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class AuditTampered(KuraError):
+    """The chain does not verify, or no longer holds a checkpoint taken before."""
 
 
 @dataclass(frozen=True)
@@ -160,24 +171,49 @@ async def read_head(store: AuditStore) -> ChainHead:
     return ChainHead(seq, hash_, records)
 
 
-async def verify_checkpoint(store: AuditStore, checkpoint: Checkpoint, key: bytes) -> CheckpointCheck:
-    """A checkpoint holds when its signature is valid, its record still has its hash, and the whole
-    chain verifies."""
+def last_line(text: str, where: str) -> str:
+    """The newest checkpoint in a file of them (one per line, as the ``file:`` sink appends them).
+
+    Raises:
+        InputError: no checkpoint line in it.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise InputError(f"{where}: holds no checkpoint")
+    return lines[-1]
+
+
+async def head_problem(store: AuditStore, checkpoint: Checkpoint, key: bytes) -> str:
+    """Empty when ``checkpoint`` is signed with ``key`` and its record still has its hash; else the
+    reason. It does not walk the chain: with :meth:`AuditStore.verify` passing, a record that still
+    has its checkpointed hash means nothing up to it was rewritten, and its presence that the tail
+    was not cut below it."""
     problem = verify_signature(checkpoint, key)
     if problem:
-        return CheckpointCheck(False, problem)
+        return problem
     stored = GENESIS if checkpoint.seq == 0 else await store.hash_at(checkpoint.seq)
     if stored is None:
         through = await store.anchor_through()
         if checkpoint.seq <= through:
-            return CheckpointCheck(
-                False,
+            return (
                 f"record {checkpoint.seq} was removed for retention (records up to {through} are gone): "
-                "re-check a newer checkpoint",
+                "re-check a newer checkpoint"
             )
-        return CheckpointCheck(False, f"record {checkpoint.seq} is missing")
+        head = await store.head()
+        if head[0] < checkpoint.seq:
+            return f"record {checkpoint.seq} is missing: the chain ends at record {head[0]} (its tail was cut)"
+        return f"record {checkpoint.seq} is missing"
     if stored != checkpoint.hash:
-        return CheckpointCheck(False, f"record {checkpoint.seq} no longer has the checkpointed hash")
+        return f"record {checkpoint.seq} no longer has the checkpointed hash: the chain was rewritten"
+    return ""
+
+
+async def verify_checkpoint(store: AuditStore, checkpoint: Checkpoint, key: bytes) -> CheckpointCheck:
+    """A checkpoint holds when its signature is valid, its record still has its hash, and the whole
+    chain verifies."""
+    problem = await head_problem(store, checkpoint, key)
+    if problem:
+        return CheckpointCheck(False, problem)
     result = await store.verify()
     if not result.ok:
         return CheckpointCheck(False, f"chain broken at record {result.first_bad}: {result.problem}", result.records)

@@ -19,7 +19,8 @@ class AuditBase(DeclarativeBase):
 
 class AuditRecord(AuditBase):
     """One request or admin action. ``hash`` covers every column but the encrypted text (whose
-    sha256 it covers instead), so purging text later keeps the chain verifiable."""
+    sha256 it covers instead), so purging text later keeps the chain verifiable; records of chain
+    version 1 (before migration 0009) leave ``key_id`` out (``bot.audit.chain``)."""
 
     __tablename__ = "audit_records"
 
@@ -51,10 +52,14 @@ class AuditRecord(AuditBase):
     answer_sha256: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(Text, unique=True)
+    #: How ``hash`` and the text's associated data were made (``bot.audit.chain``; migration 0009).
+    chain_version: Mapped[int] = mapped_column(SmallInteger)
 
 
 class Feedback(AuditBase):
-    """A 👍 (+1) or 👎 (-1) on an answer, stored against its audit record (the last click counts)."""
+    """A 👍 (+1) or 👎 (-1) on an answer, stored against its audit record (the last click counts).
+    Append-only (trigger, migration 0008): each click that changes something is a new row, and
+    ``record_id`` names the audit record that put it in the chain."""
 
     __tablename__ = "feedback"
 
@@ -63,6 +68,8 @@ class Feedback(AuditBase):
     user_ref: Mapped[str] = mapped_column(Text)
     value: Mapped[int] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: None for feedback stored before migration 0008.
+    record_id: Mapped[str | None] = mapped_column(Text, ForeignKey("audit_records.id"))
 
 
 class HandledEvent(AuditBase):
@@ -77,7 +84,9 @@ class HandledEvent(AuditBase):
 
 class LegalHold(AuditBase):
     """A legal hold on a user (``kind`` ``user``, value an email) or a channel (``channel``, its id):
-    while not released, ``kura audit purge`` keeps the text of their audit records. Ordinary rows."""
+    while not released, ``kura audit purge`` keeps the text of their audit records. Added and
+    released by the owner only, each with an audit record; released once, never changed otherwise
+    (trigger, migration 0008)."""
 
     __tablename__ = "legal_holds"
 
@@ -87,6 +96,10 @@ class LegalHold(AuditBase):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Who added it, who released it and why (None on holds from before migration 0008).
+    created_by: Mapped[str | None] = mapped_column(Text)
+    released_by: Mapped[str | None] = mapped_column(Text)
+    release_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditAnchor(AuditBase):

@@ -12,12 +12,15 @@ deleted. Removal stops at the first record that must stay (too young, or under a
 chain's newest record always stays: the next record links to it.
 
 A legal hold on a user (their email) or a channel (its id) keeps their records, text included,
-until the hold is released.
+until the hold is released. Adding and releasing one are the owner's actions (Kura's role may only
+read holds: either change decides what retention may remove), and each appends an audit record in
+the same transaction: nothing changes a hold without the chain saying who, what and why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -26,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.audit.anchors import sign_anchor
 from bot.audit.models import AuditAnchor, AuditRecord, Feedback, LegalHold
-from bot.audit.store import CHAIN_LOCK
+from bot.audit.store import CHAIN_LOCK, AuditStore, operator_entry
 from bot.errors import ConfigurationError, InputError
 
 __all__ = [
     "HoldKind",
+    "Operator",
     "PruneResult",
     "PurgeResult",
     "RetentionPlan",
@@ -39,6 +43,7 @@ __all__ = [
     "apply_retention",
     "describe",
     "list_holds",
+    "may_change_holds",
     "may_remove",
     "prune_records",
     "purge_text",
@@ -46,6 +51,20 @@ __all__ = [
 ]
 
 HoldKind = Literal["user", "channel"]
+
+#: The reason code of the audit record a hold change leaves (the action is ``admin``).
+HOLD_REASON_CODE = "legal_hold"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who changes a legal hold: for the hold's row and the audit record of the change."""
+
+    platform: str
+    actor: str
+    #: The command as given (``kura audit hold add …``): the audit record's question.
+    command: str
+    policy_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,11 +274,44 @@ async def apply_retention(
     return RetentionReport(plan, text, records)
 
 
-async def add_hold(sessions: async_sessionmaker[AsyncSession], kind: HoldKind, value: str, reason: str) -> LegalHold:
-    """Put a user (by email, compared case-insensitively) or a channel (by id) under legal hold.
+async def may_change_holds(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether these sessions' role may add and release legal holds (the owner, not Kura's role)."""
+    privilege = func.has_table_privilege
+    async with sessions() as session:
+        query = select(and_(privilege("public.legal_holds", "INSERT"), privilege("public.legal_holds", "UPDATE")))
+        return bool(await session.scalar(query))
+
+
+async def _owner_only(sessions: async_sessionmaker[AsyncSession]) -> None:
+    if not await may_change_holds(sessions):
+        raise ConfigurationError(
+            "legal holds decide what retention may remove, so only the audit tables' owner adds and releases "
+            "them, and the login role of KURA_DATABASE_URL is not it: run `kura audit hold …` with the owner's URL"
+        )
+
+
+async def _audit_change(
+    session: AsyncSession, audit: AuditStore, by: Operator, hold: LegalHold, outcome: str, started: float
+) -> None:
+    """The hold change's audit record, in the change's own transaction. ``retrieved`` names the hold
+    (kept when the text is purged); the outcome, with the reason, is the record's answer."""
+    took = int((time.perf_counter() - started) * 1000)
+    entry = operator_entry(
+        by.platform, by.actor, by.command, outcome, took, reason_code=HOLD_REASON_CODE, policy_version=by.policy_version
+    )
+    subject = {"legal_hold": hold.id, "kind": hold.kind, "value": hold.value, "released": hold.released_at is not None}
+    await audit.append(replace(entry, retrieved=[subject]), session)
+
+
+async def add_hold(
+    sessions: async_sessionmaker[AsyncSession], audit: AuditStore, kind: HoldKind, value: str, reason: str, by: Operator
+) -> LegalHold:
+    """Put a user (by email, compared case-insensitively) or a channel (by id) under legal hold, as
+    the owner (``sessions``: ``Database.owner_sessions``), with its audit record.
 
     Raises:
         InputError: empty value or reason, or an unknown kind.
+        ConfigurationError: ``sessions`` are not the owner's.
     """
     value, reason = value.strip(), reason.strip()
     if kind not in ("user", "channel"):
@@ -268,22 +320,39 @@ async def add_hold(sessions: async_sessionmaker[AsyncSession], kind: HoldKind, v
         raise InputError(f"a {kind} hold needs a {'email' if kind == 'user' else 'channel id'}")
     if not reason:
         raise InputError("a legal hold needs a reason")
-    hold = LegalHold(kind=kind, value=value.lower() if kind == "user" else value, reason=reason)
+    await _owner_only(sessions)
+    started = time.perf_counter()
+    hold = LegalHold(kind=kind, value=value.lower() if kind == "user" else value, reason=reason, created_by=by.actor)
     async with sessions.begin() as session:
         session.add(hold)
         await session.flush()
         await session.refresh(hold)
+        outcome = f"legal hold {hold.id} on {hold.kind} {hold.value}: {hold.reason}"
+        await _audit_change(session, audit, by, hold, outcome, started)
     return hold
 
 
 async def release_hold(
-    sessions: async_sessionmaker[AsyncSession], hold_id: int, *, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    audit: AuditStore,
+    hold_id: int,
+    reason: str,
+    by: Operator,
+    *,
+    now: datetime | None = None,
 ) -> LegalHold:
-    """Release an active hold; its row is kept with ``released_at`` set.
+    """Release an active hold as the owner, with its audit record; its row is kept with
+    ``released_at``, ``released_by`` and ``release_reason`` set.
 
     Raises:
-        InputError: no such hold, or it was already released.
+        InputError: no reason, no such hold, or it was already released.
+        ConfigurationError: ``sessions`` are not the owner's.
     """
+    reason = reason.strip()
+    if not reason:
+        raise InputError("releasing a legal hold needs a reason")
+    await _owner_only(sessions)
+    started = time.perf_counter()
     async with sessions.begin() as session:
         hold = await session.get(LegalHold, hold_id, with_for_update=True)
         if hold is None:
@@ -291,6 +360,11 @@ async def release_hold(
         if hold.released_at is not None:
             raise InputError(f"legal hold {hold_id} was already released at {hold.released_at.isoformat()}")
         hold.released_at = now or datetime.now(UTC)
+        hold.released_by = by.actor
+        hold.release_reason = reason
+        await session.flush()
+        outcome = f"released legal hold {hold.id} on {hold.kind} {hold.value}: {reason}"
+        await _audit_change(session, audit, by, hold, outcome, started)
     return hold
 
 

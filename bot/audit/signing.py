@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from pathlib import Path
 
+from bot.audit.keyfiles import KeyFile, read_key_file
 from bot.errors import ConfigurationError
 
-__all__ = ["SCHEME", "key_id", "load_key", "mac", "same_mac"]
+__all__ = ["SCHEME", "key_id", "load_key", "mac", "read_signing_key", "same_mac"]
 
 SCHEME = "hmac-sha256:"
 
@@ -23,26 +23,28 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def load_key(path: Path, *, create: bool) -> bytes:
-    """The signing key; with ``create``, a new random 32-byte key (mode 0600) if there is none.
+def read_signing_key(key: KeyFile, *, create: bool = False) -> bytes:
+    """The signing key in ``key``'s file (see :func:`bot.audit.keyfiles.read_key_file`).
 
     Raises:
-        ConfigurationError: no key file (and not ``create``), unreadable, or shorter than 32 bytes.
+        ConfigurationError: as ``read_key_file``, or shorter than 32 bytes.
     """
-    try:
-        if create and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(os.urandom(32))
-        key = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: no checkpoint key (KURA_AUDIT_CHECKPOINT_KEY_FILE)") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the checkpoint key: {exc.strerror}") from exc
-    if len(key) < 32:
-        raise ConfigurationError(f"{path}: the checkpoint key must be at least 32 bytes")
-    return key
+    data = read_key_file(key, create=create)
+    if len(data) < 32:
+        raise ConfigurationError(f"{key.path}: the checkpoint key must be at least 32 bytes")
+    return data
+
+
+def load_key(path: Path, *, create: bool) -> bytes:
+    """The signing key at ``path``; with ``create``, a new random 32-byte key (mode 0600) if there is
+    none. Kura itself goes through ``bot.audit.keyring.checkpoint_key``, which creates only the
+    default location.
+
+    Raises:
+        ConfigurationError: no key file (and not ``create``), unreadable, readable by others, or
+            shorter than 32 bytes.
+    """
+    return read_signing_key(KeyFile(path, "checkpoint key", "KURA_AUDIT_CHECKPOINT_KEY_FILE", False), create=create)
 
 
 def mac(key: bytes, domain: str, fields: dict[str, object]) -> str:

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
 from bot.audit.anchors import anchor_problem
-from bot.audit.chain import GENESIS, record_hash, sha256_text
-from bot.audit.crypto import TextCipher
+from bot.audit.chain import CHAIN_VERSION, CHAIN_VERSIONS, GENESIS, hashed_fields, record_hash, sha256_text
+from bot.audit.crypto import TextCipher, TextField
 from bot.audit.keyring import Keyring, MissingKeyError
 from bot.audit.models import AuditAnchor, AuditRecord, Feedback
 from bot.group_commit import GroupCommit
@@ -86,6 +86,35 @@ def operator_entry(
     )
 
 
+def _feedback_entry(
+    audit_id: str,
+    user_ref: str,
+    value: int,
+    previous: int | None,
+    platform: str,
+    channel_id: str | None,
+    thread_id: str | None,
+) -> AuditEntry:
+    """The record of a 👍/👎 click: where the rated answer was, who clicked, and in ``retrieved``
+    (kept when text is purged) the rated record, the new value and the one it replaced."""
+    shown = f"{value:+d}" if previous is None else f"{value:+d} (was {previous:+d})"
+    return AuditEntry(
+        platform=platform,
+        user_ref=user_ref,
+        user_email=None,
+        action="feedback",
+        allowed=True,
+        reason_code="feedback",
+        status="recorded" if previous is None else "changed",
+        question=f"feedback on audit record {audit_id}",
+        answer=shown,
+        latency_ms=0,
+        channel_id=channel_id,
+        thread_id=thread_id,
+        retrieved=[{"audit_id": audit_id, "value": value, "previous": previous}],
+    )
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     """The outcome of checking the chain; ``first_bad`` names the first record that fails."""
@@ -98,45 +127,17 @@ class VerifyResult:
     pruned_through: int = 0
 
 
-def hashed_fields(r: AuditRecord) -> dict[str, object]:
-    """Exactly what the chain hash covers for a record (besides the previous hash)."""
-    fields: dict[str, object] = {
-        "seq": r.seq,
-        "id": r.id,
-        "created_at": r.created_at.astimezone(UTC).isoformat(),
-        "platform": r.platform,
-        "channel_id": r.channel_id,
-        "thread_id": r.thread_id,
-        "user_ref": r.user_ref,
-        "user_email": r.user_email,
-        "action": r.action,
-        "allowed": r.allowed,
-        "reason_code": r.reason_code,
-        "rules": list(r.rules),
-        "retrieved": list(r.retrieved),
-        "status": r.status,
-        "model": r.model,
-        "prompt_version": r.prompt_version,
-        "policy_version": r.policy_version,
-        "latency_ms": r.latency_ms,
-        "first_token_ms": r.first_token_ms,
-        "question_sha256": r.question_sha256,
-        "answer_sha256": r.answer_sha256,
-    }
-    # Fields added after the first release are hashed only when set, so older records still verify.
-    for name in ("tokens", "endpoint"):
-        value = getattr(r, name)
-        if value is not None:
-            fields[name] = value
-    return fields
-
-
-def _check(record: AuditRecord, expected_seq: int, prev: str) -> str:
+def _check(record: AuditRecord, expected_seq: int, prev: str, newest_version: int) -> str:
     if record.seq != expected_seq:
         return f"expected record {expected_seq}, found {record.seq}"
     if record.prev_hash != prev:
         return "does not link to the previous record"
-    if record_hash(hashed_fields(record), prev) != record.hash:
+    if record.chain_version not in CHAIN_VERSIONS:
+        return f"unknown chain version {record.chain_version}"
+    # Versions only go up: a record of an older (weaker) version after a newer one was downgraded.
+    if record.chain_version < newest_version:
+        return f"chain version {record.chain_version} after a record of version {newest_version}: downgraded"
+    if record_hash(hashed_fields(record), prev, record.chain_version) != record.hash:
         return "content does not match its hash"
     return ""
 
@@ -247,13 +248,14 @@ class AuditStore:
             tokens=entry.tokens,
             endpoint=entry.endpoint,
             key_id=self._cipher.key_id,
-            question_enc=self._cipher.encrypt(entry.question, record_id),
-            answer_enc=self._cipher.encrypt(entry.answer, record_id),
+            question_enc=self._cipher.encrypt(entry.question, record_id, "question"),
+            answer_enc=self._cipher.encrypt(entry.answer, record_id, "answer"),
             question_sha256=sha256_text(entry.question),
             answer_sha256=sha256_text(entry.answer),
             prev_hash=prev,
+            chain_version=CHAIN_VERSION,
         )
-        record.hash = record_hash(hashed_fields(record), prev)
+        record.hash = record_hash(hashed_fields(record), prev, CHAIN_VERSION)
         return record
 
     async def verify(self, batch: int = 1000) -> VerifyResult:
@@ -277,6 +279,7 @@ class AuditStore:
                     )
             start, prev = (anchors[-1].through_seq, anchors[-1].through_hash) if anchors else (0, GENESIS)
             count = 0
+            newest_version = 1
             stream = await session.stream_scalars(
                 select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)
             )
@@ -286,10 +289,11 @@ class AuditStore:
                     if record.seq <= start:
                         problem = f"should have been removed with the records up to the retention anchor {start}"
                     else:
-                        problem = _check(record, start + count, prev)
+                        problem = _check(record, start + count, prev, newest_version)
                     if problem:
                         return VerifyResult(False, count, record.seq, problem, start)
                     prev = record.hash
+                    newest_version = record.chain_version
             finally:
                 await stream.close()
         return VerifyResult(True, count, pruned_through=start)
@@ -329,30 +333,61 @@ class AuditStore:
         return int(row[0] or 0), int(row[1] or 0)
 
     async def record_feedback(self, audit_id: str, user_ref: str, value: int) -> bool:
-        """Store a 👍/👎 against an answer's record; False when no such record exists."""
+        """Store a 👍/👎 against an answer's record, with an audit record of the click in the same
+        transaction: feedback is part of what an auditor reviews, so a new or changed value is in the
+        chain (a repeat of the person's current value changes nothing and writes nothing). Feedback
+        rows are append-only (migration 0008); the newest row per person counts.
+
+        Returns:
+            False when no such record exists.
+        """
         if value not in (-1, 1):
             raise ValueError("feedback is +1 or -1")
         async with self._sessions.begin() as session:
-            if await session.scalar(select(AuditRecord.seq).where(AuditRecord.id == audit_id)) is None:
+            # The chain lock first: two clicks of one person are then stored and chained in one order.
+            await session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
+            rated = (
+                await session.execute(
+                    select(AuditRecord.platform, AuditRecord.channel_id, AuditRecord.thread_id).where(
+                        AuditRecord.id == audit_id
+                    )
+                )
+            ).first()
+            if rated is None:
                 return False
-            session.add(Feedback(audit_id=audit_id, user_ref=user_ref, value=value))
+            previous = await session.scalar(
+                select(Feedback.value)
+                .where(Feedback.audit_id == audit_id, Feedback.user_ref == user_ref)
+                .order_by(Feedback.id.desc())
+                .limit(1)
+            )
+            if previous == value:
+                return True
+            entry = _feedback_entry(
+                audit_id, user_ref, value, previous, rated.platform, rated.channel_id, rated.thread_id
+            )
+            (record_id,) = await self._append_all([entry], session)
+            session.add(Feedback(audit_id=audit_id, user_ref=user_ref, value=value, record_id=record_id))
         return True
 
     def decrypt_question(self, record: AuditRecord) -> str | None:
         """The question text of a record, if its text is still held."""
         if record.question_enc is None:
             return None
-        return self._decrypt(record, record.question_enc)
+        return self._decrypt(record, record.question_enc, "question")
 
     def decrypt_answer(self, record: AuditRecord) -> str | None:
         """The answer text of a record, if its text is still held."""
         if record.answer_enc is None:
             return None
-        return self._decrypt(record, record.answer_enc)
+        return self._decrypt(record, record.answer_enc, "answer")
 
-    def _decrypt(self, record: AuditRecord, blob: bytes) -> str:
+    def _decrypt(self, record: AuditRecord, blob: bytes, field: TextField) -> str:
+        """Raises InvalidTag when the text was altered or moved (to another record, field or key id)."""
+        # Text of chain version 1 was bound to the record id only.
+        bound = field if record.chain_version >= 2 else None
         try:
-            return self._cipher.decrypt(blob, record.id, record.key_id)
+            return self._cipher.decrypt(blob, record.id, record.key_id, field=bound)
         except MissingKeyError as exc:
             raise MissingKeyError(f"audit record {record.seq}: {exc}") from None
 

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from bot.audit import checkpoint, export, keyring, retention
 from bot.audit.models import LegalHold
-from bot.audit.signing import load_key
 from bot.audit.store import operator_entry
-from bot.errors import InputError
+from bot.errors import ConfigurationError, InputError
 from bot.jobs.retention import run_retention
 from bot.settings import KuraSettings
 from bot.wiring import Runtime, open_runtime
@@ -61,17 +60,58 @@ async def _record(rt: Runtime, started: float, summary: str, *, action: str = "a
 
 
 async def audit_verify(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """``kura audit verify``: 0 when the chain holds, 1 naming the first bad record otherwise."""
+    """``kura audit verify [--expect-head LINE | --expect-head-file FILE]``: 0 when the chain holds
+    (and still holds the checkpoint: its record has its hash, so nothing up to it was rewritten and
+    the tail was not cut below it), 1 naming the first bad record or the checkpoint's problem."""
+    expected = await _expected_head(args.expect_head, args.expect_head_file)
+    key = _verifying_key(settings) if expected is not None else None
     async with open_runtime(settings) as rt:
         result = await rt.audit.verify()
+        problem = ""
+        if expected is not None and key is not None:
+            problem = await checkpoint.head_problem(rt.audit, expected, key)
+    ok = result.ok and not problem
+    named = f"checkpoint seq={expected.seq}" if expected is not None else ""
     if args.json:
-        print(json.dumps(asdict(result)))
-    elif result.ok:
-        after = f" (records up to {result.pruned_through} removed for retention, anchor signed)"
-        print(f"ok: {result.records} audit records, chain intact{after if result.pruned_through else ''}")
-    else:
+        body: dict[str, object] = asdict(result) | {"ok": ok}
+        if expected is not None:
+            body["checkpoint"] = {"ok": not problem, "seq": expected.seq, "hash": expected.hash, "problem": problem}
+            if result.ok and problem:
+                body["problem"] = f"{named}: {problem}"
+        print(json.dumps(body))
+    elif not result.ok:
         print(f"FAILED at record {result.first_bad}: {result.problem}")
-    return 0 if result.ok else 1
+    elif problem:
+        print(f"FAILED: {named}: {problem}")
+    else:
+        after = f" (records up to {result.pruned_through} removed for retention, anchor signed)"
+        holds = f"; {named} holds" if named else ""
+        print(f"ok: {result.records} audit records, chain intact{after if result.pruned_through else ''}{holds}")
+    return 0 if ok else 1
+
+
+async def _expected_head(line: str | None, file: str | None) -> checkpoint.Checkpoint | None:
+    """The checkpoint ``--expect-head`` gives, or the newest line of ``--expect-head-file`` (a
+    ``file:`` checkpoint sink); None without either."""
+    if file is not None:
+        path = Path(file)
+        try:
+            text = await asyncio.to_thread(path.read_text, "utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
+        return checkpoint.parse(checkpoint.last_line(text, str(path)))
+    return checkpoint.parse(line) if line is not None else None
+
+
+def _verifying_key(settings: KuraSettings) -> bytes:
+    """The checkpoint key, which must exist to check a checkpoint."""
+    key = keyring.existing_checkpoint_key(settings)
+    if key is None:
+        raise ConfigurationError(
+            f"{keyring.checkpoint_key_file(settings)}: no checkpoint key (KURA_AUDIT_CHECKPOINT_KEY_FILE), "
+            "so no checkpoint can be checked"
+        )
+    return key
 
 
 async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
@@ -82,6 +122,7 @@ async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
         raise InputError("--since must be before --until")
     fields = export.FIELDS + export.TEXT_FIELDS if args.include_text else export.FIELDS
     output = Path(args.output) if args.output else None
+    problems = export.TextProblems()
     try:
         with export.open_output(output) as out:
             async with open_runtime(settings) as rt:
@@ -91,6 +132,7 @@ async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
                     until=until,
                     include_text=args.include_text,
                     redact_text=args.redact or settings.audit_export_redact,
+                    problems=problems,
                 )
                 started = time.perf_counter()
                 async with aclosing(rows):
@@ -100,8 +142,9 @@ async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
                         count = await export.write_jsonl(rows, out)
                 text = "with text" if args.include_text else "without text"
                 where = f"to {output}" if output else "to standard output"
+                bad = f"; text of {problems.count} records failed its check" if problems.count else ""
                 await _record(
-                    rt, started, f"exported {count} records ({args.format}, {text}) {where}", action="audit_export"
+                    rt, started, f"exported {count} records ({args.format}, {text}) {where}{bad}", action="audit_export"
                 )
     except BrokenPipeError:
         # The reader went away (``kura audit export | head``): stop quietly, without a traceback
@@ -110,7 +153,24 @@ async def audit_export(settings: KuraSettings, args: argparse.Namespace) -> int:
         return 1
     if output is not None:
         print(f"exported {count} audit records to {output}")
-    return 0
+    return _report_text_problems(problems)
+
+
+def _report_text_problems(problems: export.TextProblems) -> int:
+    """0 when every exported text matched its hash; else warnings on stderr (the rows carry
+    ``text_check``) and 1."""
+    if not problems.count:
+        return 0
+    for seq, reason in problems.first:
+        print(f"warning: audit record {seq}: {reason}", file=sys.stderr)
+    if problems.count > len(problems.first):
+        print(f"warning: … and {problems.count - len(problems.first)} more", file=sys.stderr)
+    print(
+        f"FAILED: the text of {problems.count} exported records does not match what the chain recorded "
+        "(see text_check)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 async def audit_checkpoint(settings: KuraSettings, args: argparse.Namespace) -> int:
@@ -118,7 +178,7 @@ async def audit_checkpoint(settings: KuraSettings, args: argparse.Namespace) -> 
     keep; with ``--verify LINE`` or ``--verify-file FILE``, re-check one: 0 when it holds, 1 if not."""
     if args.verify is not None or args.verify_file is not None:
         return await _checkpoint_verify(settings, args)
-    key = load_key(keyring.checkpoint_key_file(settings), create=True)
+    key = keyring.checkpoint_key(settings)
     started = time.perf_counter()
     async with open_runtime(settings) as rt:
         head = await checkpoint.read_head(rt.audit)
@@ -149,7 +209,7 @@ async def _checkpoint_verify(settings: KuraSettings, args: argparse.Namespace) -
     else:
         text = args.verify
     signed = checkpoint.parse(text)
-    key = load_key(keyring.checkpoint_key_file(settings), create=False)
+    key = _verifying_key(settings)
     # The signature first: no need to start the database for an altered line.
     problem = checkpoint.verify_signature(signed, key)
     if problem:
@@ -230,22 +290,31 @@ def _hold_json(hold: LegalHold) -> dict[str, object]:
         "value": hold.value,
         "reason": hold.reason,
         "created_at": hold.created_at.isoformat(),
+        "created_by": hold.created_by,
         "released_at": hold.released_at.isoformat() if hold.released_at else None,
+        "released_by": hold.released_by,
+        "release_reason": hold.release_reason,
     }
 
 
 def _hold_line(hold: LegalHold) -> str:
     released = f" released {hold.released_at.isoformat()}" if hold.released_at else ""
+    if hold.released_at and hold.released_by:
+        released += f" by {hold.released_by}: {hold.release_reason}"
     return f"{hold.id}\t{hold.kind} {hold.value}\tsince {hold.created_at.isoformat()}{released}\t{hold.reason}"
 
 
+def _hold_operator(rt: Runtime) -> retention.Operator:
+    return retention.Operator("cli", _operator(), _command_line(), rt.policy.current().version)
+
+
 async def audit_hold_add(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """``kura audit hold add --user EMAIL|--channel ID --reason TEXT``."""
+    """``kura audit hold add --user EMAIL|--channel ID --reason TEXT``: as the owner, with its audit
+    record in the same transaction."""
     kind: retention.HoldKind = "user" if args.user is not None else "channel"
     async with open_runtime(settings) as rt:
-        started = time.perf_counter()
-        hold = await retention.add_hold(rt.database.sessions, kind, args.user or args.channel, args.reason)
-        await _record(rt, started, f"legal hold {hold.id} on {hold.kind} {hold.value}: {hold.reason}")
+        owner, by = rt.database.owner_sessions(), _hold_operator(rt)
+        hold = await retention.add_hold(owner, rt.audit, kind, args.user or args.channel, args.reason, by)
     print(
         json.dumps(_hold_json(hold), ensure_ascii=False) if args.json else f"legal hold {hold.id}: {_hold_line(hold)}"
     )
@@ -253,11 +322,11 @@ async def audit_hold_add(settings: KuraSettings, args: argparse.Namespace) -> in
 
 
 async def audit_hold_release(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """``kura audit hold release ID``."""
+    """``kura audit hold release ID --reason TEXT``: as the owner, with its audit record in the same
+    transaction (Kura's own role may not release holds)."""
     async with open_runtime(settings) as rt:
-        started = time.perf_counter()
-        hold = await retention.release_hold(rt.database.sessions, args.id)
-        await _record(rt, started, f"released legal hold {hold.id} on {hold.kind} {hold.value}")
+        owner, by = rt.database.owner_sessions(), _hold_operator(rt)
+        hold = await retention.release_hold(owner, rt.audit, args.id, args.reason, by)
     print(json.dumps(_hold_json(hold), ensure_ascii=False) if args.json else f"released: {_hold_line(hold)}")
     return 0
 

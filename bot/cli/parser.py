@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify = audit_sub.add_parser("verify", help="check the hash chain")
     verify.add_argument("--json", action="store_true")
+    expect = verify.add_mutually_exclusive_group()
+    expect.add_argument(
+        "--expect-head", metavar="LINE", help="also fail unless the chain still holds this checkpoint (line or JSON)"
+    )
+    expect.add_argument(
+        "--expect-head-file", metavar="FILE", help="as --expect-head, with the newest checkpoint line in FILE"
+    )
     verify.set_defaults(handler="bot.cli.audit:audit_verify")
     export = audit_sub.add_parser("export", help="stream records, oldest first, as JSONL or CSV for a SIEM")
     export.add_argument("--since", metavar="ISO", help="records created at or after this date or datetime (UTC)")
@@ -109,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     hold_add.set_defaults(handler="bot.cli.audit:audit_hold_add")
     hold_release = hold.add_parser("release", help="release a legal hold (the row is kept)")
     hold_release.add_argument("id", type=int)
+    hold_release.add_argument("--reason", required=True, metavar="TEXT")
     hold_release.add_argument("--json", action="store_true")
     hold_release.set_defaults(handler="bot.cli.audit:audit_hold_release")
     hold_list = hold.add_parser("list", help="active legal holds")
@@ -136,7 +144,7 @@ def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     listing = schedule.add_parser("list", help="schedules with their last run and last failure")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler="bot.cli.schedule:schedule_list")
-    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, sync)")
+    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, checkpoint, sync, ask)")
     add.add_argument("kind", metavar="KIND")
     add.add_argument("--name", required=True, help="a unique name (letters, digits, . _ -)")
     add.add_argument(

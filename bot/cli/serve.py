@@ -11,6 +11,7 @@ import sys
 from bot.adapters.slack.runner import SlackRunner
 from bot.errors import ConfigurationError
 from bot.http import HttpHost
+from bot.jobs.checkpoint_sink import checkpoint_spec, keep_checkpoint_schedule
 from bot.jobs.retention import retention_trigger
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.service import ScheduleService
@@ -25,14 +26,15 @@ def _status(message: str) -> None:
 
 
 async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """Start Slack (Socket Mode or HTTP) on the full pipeline, the scheduler (retention) and the HTTP
-    host, and wait for a stop signal."""
+    """Start Slack (Socket Mode or HTTP) on the full pipeline, the scheduler (retention, audit
+    checkpoints) and the HTTP host, and wait for a stop signal."""
     if not settings.slack.configured:
         raise ConfigurationError(
             "no chat adapter is configured: set KURA_SLACK_BOT_TOKEN and KURA_SLACK_APP_TOKEN (Socket Mode) "
             "or KURA_SLACK_SIGNING_SECRET (HTTP mode); see README 'Connect to Slack'"
         )
     retention_trigger(settings.scheduler)  # a bad cron line or zone fails now, not after the model starts
+    checkpoint_spec(settings)  # so does a bad checkpoint sink or cron line
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -42,6 +44,8 @@ async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
         schedules = ScheduleService(rt)
         if jobs.enabled and (done := await schedules.ensure_retention()):
             _status(f"scheduler: retention schedule {done} ({jobs.retention_cron} {jobs.timezone})")
+        if jobs.enabled and (done := await keep_checkpoint_schedule(schedules.store, settings)):
+            _status(f"scheduler: audit checkpoint schedule {done} ({jobs.checkpoint_cron} {jobs.timezone})")
         scheduler = Scheduler(
             rt.database.engine, schedules.jobs, timezone=jobs.timezone, check_s=jobs.leader_check_s, status=_status
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from bot.core.messages import admin_text
 from bot.core.types import Destination, PostResult
 from bot.errors import InputError, UpstreamError
+from bot.jobs.checkpoint_sink import write_checkpoint
 from bot.jobs.retention import run_retention
 from bot.jobs.store import Schedule
 from bot.jobs.targets import parse_target
@@ -101,6 +102,10 @@ async def _retention(ctx: JobContext) -> str:
     return f"retention from {report.plan.source}: " + ", ".join(parts)
 
 
+async def _checkpoint(ctx: JobContext) -> str:
+    return await write_checkpoint(ctx.runtime)
+
+
 def _sync_params(params: Mapping[str, str]) -> dict[str, str]:
     path = Path(params["path"].strip()).expanduser()
     if not path.is_absolute():
@@ -157,6 +162,7 @@ async def _ask(ctx: JobContext) -> str:
 
 
 register(JobKind("retention", "apply the retention policy (as `kura audit purge`)", _retention))
+register(JobKind("checkpoint", "sign the audit chain's head and write it to KURA_AUDIT_CHECKPOINT_SINK", _checkpoint))
 register(
     JobKind(
         "sync",

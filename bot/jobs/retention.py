@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.audit.keyring import checkpoint_key_file
+from bot.audit.keyring import checkpoint_key
 from bot.audit.retention import RetentionPlan, RetentionReport, apply_retention, describe, may_remove
-from bot.audit.signing import load_key
 from bot.audit.store import operator_entry
 from bot.errors import ConfigurationError, InputError
 from bot.jobs.cron import cron_trigger
@@ -63,7 +62,7 @@ async def run_retention(
         plan = replace(plan, audit_metadata_days=records_days, source=command)
     key = None
     if plan.audit_metadata_days is not None:
-        key = load_key(checkpoint_key_file(rt.settings), create=True)
+        key = checkpoint_key(rt.settings)
         rt.audit.use_anchor_key(key)
     owner = rt.database.owner_sessions()
     if not await may_remove(owner):

