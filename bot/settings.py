@@ -21,6 +21,7 @@ __all__ = [
     "HttpSettings",
     "KuraSettings",
     "LLMSettings",
+    "PipelineSettings",
     "PolicySettings",
     "RetrievalSettings",
     "SchedulerSettings",
@@ -104,6 +105,13 @@ class RetrievalSettings(BaseModel):
     max_file_bytes: int = 5_000_000
 
 
+class PipelineSettings(BaseModel):
+    """How much the question-answering pipeline takes on at once, in this process."""
+
+    #: Answers generated at once (all platforms together); more get a polite "busy, try again" reply.
+    max_concurrent: int = Field(default=32, ge=1)
+
+
 class PolicySettings(BaseModel):
     """Where the policy and the directory come from; unset means the shipped defaults."""
 
@@ -157,6 +165,8 @@ class SchedulerSettings(BaseModel):
     timezone: str = "UTC"
     #: When retention (``kura audit purge``) runs: a crontab line (minute hour day month weekday).
     retention_cron: str = "17 3 * * *"
+    #: When the audit chain's head is signed and written to ``KURA_AUDIT_CHECKPOINT_SINK``.
+    checkpoint_cron: str = "41 * * * *"
     #: How often a standby process tries to become the leader, and the leader checks its lock and
     #: reloads the schedules (``kura schedule add`` takes effect within this time).
     leader_check_s: float = Field(default=30.0, gt=0)
@@ -191,6 +201,13 @@ class KuraSettings(BaseSettings):
     #: Question and answer text is removed after this many days when the policy has no ``retention:``.
     audit_text_retention_days: int = Field(default=90, ge=1)
     audit_checkpoint_key_file: Path | None = None
+    #: Where the scheduled ``checkpoint`` job writes signed chain heads, outside the database:
+    #: ``file:/abs/path`` (a line appended and synced), ``syslog`` (``/dev/log``), ``syslog:/socket``,
+    #: ``syslog://host:port`` (UDP), ``https://…`` (POST JSON) or ``off``. Unset:
+    #: ``file:$KURA_DATA_DIR/audit-checkpoints.log`` (``bot.jobs.checkpoint_sink``).
+    audit_checkpoint_sink: str | None = None
+    #: Sent as ``Authorization: Bearer …`` to an HTTP(S) checkpoint sink.
+    audit_checkpoint_sink_token: SecretStr | None = None
     #: Redact personal data (emails, phones, cards, My Number, addresses) in exported audit text.
     audit_export_redact: bool = False
     database: DatabaseSettings = DatabaseSettings()
@@ -198,6 +215,7 @@ class KuraSettings(BaseSettings):
     secondary: SecondaryLLMSettings = SecondaryLLMSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 import bot
 import policies
 from bot.audit import AuditStore, Keyring
-from bot.audit.keyring import checkpoint_key_file
+from bot.audit.keyring import existing_checkpoint_key
 from bot.audit.retention import RetentionPlan
-from bot.audit.signing import load_key
 from bot.db import Database
 from bot.errors import ConfigurationError, ModelUnavailable
 from bot.identity import FileDirectory
@@ -30,6 +29,7 @@ from policies import Policy, PolicyError, load_policy
 # `kura policy …`, `kura audit …` and `kura --help` start fast.
 if TYPE_CHECKING:
     from bot.core.admin import AdminService
+    from bot.core.admission import Admission
     from bot.core.conversation import Conversation
     from bot.core.outbound import Outbox
     from bot.core.pipeline import Pipeline
@@ -107,9 +107,9 @@ def _embedder(settings: KuraSettings) -> Embedder:
 
 
 def _anchor_key(settings: KuraSettings) -> bytes | None:
-    """The checkpoint key, which checks retention anchors; None until one was made."""
-    path = checkpoint_key_file(settings)
-    return load_key(path, create=False) if path.exists() else None
+    """The checkpoint key, which checks retention anchors; None until one was made at its default
+    location (a configured one must exist)."""
+    return existing_checkpoint_key(settings)
 
 
 @dataclass
@@ -156,6 +156,13 @@ class Runtime:
             max_file_bytes=r.max_file_bytes,
         )
 
+    @cached_property
+    def admission(self) -> Admission:
+        """Running requests per person and the cap on answers at once, shared by every platform."""
+        from bot.core.admission import Admission
+
+        return Admission(self.settings.pipeline.max_concurrent)
+
     def make_pipeline(self, directory: Directory) -> Pipeline:
         """A pipeline over these parts, with a platform's own directory (e.g. Slack ids)."""
         if self.chat is None or self.retriever is None:
@@ -180,6 +187,7 @@ class Runtime:
             secondary=self.secondary,
             redact=redact,
             metrics=self.metrics,
+            admission=self.admission,
         )
 
     def retention_plan(self) -> RetentionPlan:
@@ -303,7 +311,7 @@ async def open_runtime(
     say = status or (lambda _msg: None)
     async with AsyncExitStack() as stack:
         policy = ReloadingPolicy(settings.policy.file or default_policy_file(), load_configured_policy(settings))
-        directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
+        directory = FileDirectory.load(settings.policy.directory_file or default_directory_file(), watch=True)
         database = Database(settings)
         say("database: " + ("embedded PostgreSQL" if database.embedded else "configured PostgreSQL"))
         await database.start()

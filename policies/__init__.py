@@ -7,6 +7,7 @@ from policies.engine import decide, explain
 from policies.loader import PolicyError, load_policy, load_policy_text
 from policies.model import (
     ACTIONS,
+    ChannelKind,
     Classification,
     Decision,
     Member,
@@ -18,6 +19,7 @@ from policies.model import (
 
 __all__ = [
     "ACTIONS",
+    "ChannelKind",
     "Classification",
     "Decision",
     "Member",

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from policies.guards import channel_denial, rate_denial, topic_denial
-from policies.model import ACTIONS, Classification, Decision, Member, Policy, Request, Scope
+from policies.model import ACTIONS, ChannelKind, Classification, Decision, Member, Policy, Request, Scope
 
-__all__ = ["decide", "explain", "principals_of", "resolve"]
+__all__ = [
+    "OUTSIDER",
+    "Reader",
+    "audience",
+    "decide",
+    "explain",
+    "principals_of",
+    "reader_of",
+    "resolve",
+    "scope_of",
+    "workspace_reader",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +60,80 @@ def principals_of(member: Member, roles: tuple[str, ...]) -> frozenset[str]:
         | {f"group:{g}" for g in member.groups}
         | {f"role:{r}" for r in roles}
     )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One reader of a reply, as retrieval sees them: who (for explanations), their access-list
+    principals and the highest classification they may read."""
+
+    name: str
+    principals: frozenset[str]
+    clearance: Classification
+
+    def may_read(self, acl: Iterable[str], classification: int) -> bool:
+        """Whether this reader may read a document with this access list and classification."""
+        return bool(self.principals & set(acl)) and classification <= self.clearance
+
+
+#: Someone from another organisation in a shared channel: no rights in our directory.
+OUTSIDER = Reader("another organisation (shared channel)", frozenset({"public"}), Classification.PUBLIC)
+
+
+def reader_of(policy: Policy, member: Member) -> Reader:
+    """A member as a reader: their principals and clearance (public when none is granted)."""
+    roles, clearance, _ = resolve(policy, member)
+    return Reader(member.user_id, principals_of(member, roles), clearance or Classification.PUBLIC)
+
+
+def workspace_reader(policy: Policy) -> tuple[Reader, list[str]]:
+    """Everyone in the workspace, present and future, as one reader: the ``workspace_audience``
+    principals, with the roles and clearance their groups and roles bring (resolved like a member,
+    but with no ``user:`` principal, so no access list can name it)."""
+    rules = policy.channels
+    named = rules.workspace_audience
+    groups = frozenset(p[6:] for p in named if p.startswith("group:"))
+    roles, clearance, fired = resolve(policy, Member("workspace", groups))
+    for role in sorted(p[5:] for p in named if p.startswith("role:")):
+        rule = policy.roles.get(role)
+        if role not in roles:
+            roles = (*roles, role)
+        if rule is not None and rule.clearance is not None and (clearance is None or rule.clearance > clearance):
+            clearance = rule.clearance
+            fired.append(f"role:{role} -> clearance {rule.clearance.label} ({policy.source}:{rule.line})")
+    principals = frozenset({"public"} | named | {f"role:{r}" for r in roles})
+    return Reader("the workspace", principals, clearance or Classification.PUBLIC), fired
+
+
+def audience(
+    policy: Policy, kind: ChannelKind, members: Sequence[Member], channel_id: str = "the channel"
+) -> tuple[list[Reader], list[str]]:
+    """Everyone who reads what is said in a channel, and why: its members; for a public channel
+    the whole workspace too (people who join later read its history); for a shared one, people of
+    another organisation, who have no rights here. The same rule for answers and for posts."""
+    readers = [reader_of(policy, m) for m in members]
+    outsiders = sum(1 for m in members if not m.known)
+    fired = [f"{kind.label} channel {channel_id}: {len(members)} members ({outsiders} without rights)"]
+    if kind.access == "public":
+        workspace, resolved = workspace_reader(policy)
+        readers.append(workspace)
+        line = policy.channels.workspace_line
+        where = f"{policy.source}:{line}" if line else "not set: the default"
+        named = ", ".join(sorted(policy.channels.workspace_audience))
+        fired.append(
+            f"public channel {channel_id}: workspace audience {named} ({where}), up to {workspace.clearance.label}"
+        )
+        fired.extend(f"workspace audience: {rule}" for rule in resolved)
+    if kind.shared:
+        readers.append(OUTSIDER)
+        fired.append(f"shared channel {channel_id}: people of another organisation read it, with no rights")
+    return readers, fired
+
+
+def scope_of(readers: Sequence[Reader]) -> Scope:
+    """What retrieval may return when all of ``readers`` see the reply."""
+    clearance = min((r.clearance for r in readers), default=Classification.PUBLIC)
+    return Scope(_minimal([r.principals for r in readers]), clearance)
 
 
 def _minimal(sets: list[frozenset[str]]) -> tuple[frozenset[str], ...]:
@@ -105,17 +191,11 @@ def _decide(policy: Policy, request: Request) -> Decision:
     if asker.user_id.lower() not in {m.user_id.lower() for m in members}:
         fired.append(f"{asker.user_id} is not a member of {request.channel_id}: deny")
         return _deny("not_a_member", f"the user is not a member of {request.channel_id}", fired, roles)
-    sets: list[frozenset[str]] = []
-    for member in members:
-        m_roles, m_clearance, _ = resolve(policy, member)
-        sets.append(principals_of(member, m_roles))
-        clearance = min(clearance, m_clearance if m_clearance is not None else Classification.PUBLIC)
-    outsiders = sum(1 for m in members if not m.known)
-    fired.append(
-        f"channel {request.channel_id}: {len(members)} members ({outsiders} without rights); "
-        f"only what every member may read, up to {clearance.label}"
-    )
-    scope = Scope(_minimal(sets), clearance)
+    # The asker is one of the members, so their own rights are in the audience already.
+    readers, why = audience(policy, request.channel_kind, members, request.channel_id)
+    scope = scope_of(readers)
+    fired.extend(why)
+    fired.append(f"only what every reader may read, up to {scope.clearance.label}")
     return Decision(True, "allowed", "allowed", scope, policy.default_route, "channel", roles, tuple(fired))
 
 

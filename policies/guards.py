@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from policies.model import Classification, Policy, RateLimit, Request, TopicRule
+from policies.text import fold, keyword_in
 
 __all__ = ["channel_denial", "endpoints_for", "limits_for", "rate_denial", "topic_denial"]
 
@@ -24,10 +25,12 @@ def channel_denial(policy: Policy, request: Request) -> tuple[str, str] | None:
 
 
 def topic_denial(policy: Policy, request: Request, principals: frozenset[str]) -> TopicRule | None:
-    """The first restricted topic the question touches that the asker is not allowed."""
-    text = request.text.casefold()
+    """The first restricted topic the question touches that the asker is not allowed. Keywords were
+    folded when the policy loaded; the question is folded the same way here."""
+    text = fold(request.text)
+    compact = text.replace(" ", "")
     for topic in policy.topics:
-        by_keyword = any(k in text for k in topic.keywords)
+        by_keyword = any(keyword_in(k, text, compact) for k in topic.keywords)
         by_example = request.topic_scores.get(topic.name, 0.0) >= topic.threshold
         if (by_keyword or by_example) and not (topic.allow & principals):
             return topic

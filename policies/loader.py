@@ -8,13 +8,15 @@ unusable; warnings (e.g. a role no group grants) are reported by ``kura policy c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policies.model import ACTIONS, Classification, GroupRule, Policy, RoleRule
+from policies.engine import reader_of, workspace_reader
+from policies.model import ACTIONS, Classification, GroupRule, Member, Policy, RoleRule
 from policies.sections import (
     ChannelsFile,
     Checker,
@@ -101,9 +103,15 @@ def _line(lines: dict[_Path, int], path: _Path) -> int:
     return lines.get(path, 1)
 
 
-def check_policy_text(text: str, source: str = "<policy>", known_groups: frozenset[str] | None = None) -> PolicyReport:
+def check_policy_text(
+    text: str,
+    source: str = "<policy>",
+    known_groups: frozenset[str] | None = None,
+    people: Sequence[Member] | None = None,
+) -> PolicyReport:
     """Validate policy YAML; never raises for bad content. With ``known_groups`` (the directory's),
-    groups the policy names that nobody is in are reported too."""
+    groups the policy names that nobody is in are reported too; with ``people`` (the directory's),
+    anyone who lacks what ``workspace_audience`` says every workspace member holds."""
     errors: list[str] = []
     warnings: list[str] = []
     try:
@@ -178,7 +186,7 @@ def check_policy_text(text: str, source: str = "<policy>", known_groups: frozens
                 f"{source}:{_line(lines, ('roles', name))}: role {name!r} is unreachable: no group grants it"
             )
     check = Checker(source, lambda path: _line(lines, path))
-    channels = channels_of(parsed.channels, check)
+    channels = channels_of(parsed.channels, roles, check)
     topics = topics_of(parsed.topics, check)
     rate_limits = rate_limits_of(parsed.rate_limits, roles, check)
     routing = routing_of(parsed.routing, check)
@@ -187,6 +195,12 @@ def check_policy_text(text: str, source: str = "<policy>", known_groups: frozens
         for name in groups:
             if name not in known_groups:
                 check.warn(("groups", name), f"group {name!r} is not in the directory: its rules never apply")
+        for principal in sorted(channels.workspace_audience):
+            if principal.startswith("group:") and principal[6:] not in known_groups:
+                check.warn(
+                    ("channels", "workspace_audience"),
+                    f"workspace_audience names group {principal[6:]!r}, which is not in the directory",
+                )
         for i, topic in enumerate(topics):
             for principal in sorted(topic.allow):
                 if principal.startswith("group:") and principal[6:] not in known_groups:
@@ -208,7 +222,28 @@ def check_policy_text(text: str, source: str = "<policy>", known_groups: frozens
         routing=routing,
         retention=retention,
     )
+    if people is not None:
+        warnings.extend(_workspace_gaps(policy, people, _line(lines, ("channels", "workspace_audience"))))
     return PolicyReport(policy, errors, warnings)
+
+
+def _workspace_gaps(policy: Policy, people: Sequence[Member], line: int) -> list[str]:
+    """A warning when someone in the directory lacks a principal of the workspace audience, or has
+    a lower clearance: such a person can join a public channel and read what it was answered with."""
+    workspace, _ = workspace_reader(policy)
+    short = []
+    for person in people:
+        reader = reader_of(policy, person)
+        if not workspace.principals <= reader.principals or reader.clearance < workspace.clearance:
+            short.append(person.user_id)
+    if not short:
+        return []
+    named = ", ".join(sorted(policy.channels.workspace_audience))
+    shown = ", ".join(short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3 else "")
+    return [
+        f"{policy.source}:{line}: workspace_audience ({named}) is not held by everyone in the directory: "
+        f"{shown} could join a public channel and read answers made for it"
+    ]
 
 
 def load_policy_text(text: str, source: str = "<policy>") -> Policy:

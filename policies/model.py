@@ -8,6 +8,7 @@ from typing import Literal
 
 __all__ = [
     "ACTIONS",
+    "ChannelKind",
     "ChannelRules",
     "Classification",
     "Decision",
@@ -81,6 +82,32 @@ class ChannelRules:
     deny: frozenset[str] = frozenset()
     visibility: Visibility = "channel"  # "direct": channel answers go to the asker alone (ephemeral)
     line: int = 0
+    #: The principals every member of the workspace holds: who reads a public channel, including
+    #: people who join later. ``{"public"}`` (the default): public channels get public documents only.
+    workspace_audience: frozenset[str] = frozenset({"public"})
+    workspace_line: int = 0
+
+
+ChannelAccess = Literal["public", "private", "direct"]
+
+
+@dataclass(frozen=True)
+class ChannelKind:
+    """Who can read a channel besides the members it has now.
+
+    ``public``: anyone in the workspace may join and read its history (the workspace audience reads
+    it). ``private``: its members only. ``direct``: a DM or group DM, its members only. ``shared``:
+    connected to another organisation (Slack Connect), whose people read it with no rights in our
+    directory, now or once they are added. The default is the strictest unshared kind: public.
+    """
+
+    access: ChannelAccess = "public"
+    shared: bool = False
+
+    @property
+    def label(self) -> str:
+        """``public``, ``private shared`` …, for explanations."""
+        return f"{self.access} shared" if self.shared else self.access
 
 
 @dataclass(frozen=True)
@@ -167,6 +194,8 @@ class Request:
     channel_id: str | None = None
     #: Everyone who will see the reply in the channel; None when the channel is unknown.
     channel_members: tuple[Member, ...] | None = None
+    #: Who else reads the channel (the workspace, another organisation); public unless told.
+    channel_kind: ChannelKind = ChannelKind()
     #: The question, for topic keywords.
     text: str = ""
     #: Topic name -> similarity of the question to the topic's examples (0..1).

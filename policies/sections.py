@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.model import ChannelRules, Classification, RateLimit, Retention, RoleRule, TopicRule, Visibility
+from policies.text import fold_keyword
 
 __all__ = [
     "ENDPOINTS",
@@ -40,6 +41,8 @@ class ChannelsFile(BaseModel):
     allow: list[str] = []
     deny: list[str] = []
     visibility: str = "channel"
+    #: ``public``, or the principals every workspace member holds (``group:all-staff``, a list).
+    workspace_audience: str | list[str] = "public"
 
 
 class TopicFile(BaseModel):
@@ -118,7 +121,7 @@ class Checker:
         self.warnings.append(f"{self.source}:{self.line_of(path)}: {message}")
 
 
-def channels_of(raw: ChannelsFile | None, check: Checker) -> ChannelRules:
+def channels_of(raw: ChannelsFile | None, roles: dict[str, RoleRule], check: Checker) -> ChannelRules:
     """The channel rules; overlapping allow/deny entries are errors (which one wins would be a guess)."""
     if raw is None:
         return ChannelRules()
@@ -129,8 +132,36 @@ def channels_of(raw: ChannelsFile | None, check: Checker) -> ChannelRules:
         check.error(("channels", "deny"), f"channel(s) {', '.join(both)} are both allowed and denied")
     visibility: Visibility = "direct" if raw.visibility == "direct" else "channel"
     return ChannelRules(
-        raw.direct_messages, frozenset(raw.allow), frozenset(raw.deny), visibility, check.line_of(("channels",))
+        raw.direct_messages,
+        frozenset(raw.allow),
+        frozenset(raw.deny),
+        visibility,
+        check.line_of(("channels",)),
+        workspace_audience=_workspace_audience(raw.workspace_audience, roles, check),
+        workspace_line=check.line_of(("channels", "workspace_audience")),
     )
+
+
+def _workspace_audience(raw: str | list[str], roles: dict[str, RoleRule], check: Checker) -> frozenset[str]:
+    """The principals every workspace member holds. Anything doubtful is an error, never a guess:
+    this decides what a whole workspace may read in public channels."""
+    entries = [raw] if isinstance(raw, str) else raw
+    path: tuple[str | int, ...] = ("channels", "workspace_audience")
+    if not entries:
+        check.error(path, "workspace_audience is empty: write 'public' or the principals every member holds")
+    principals = {"public"}
+    for j, entry in enumerate(entries):
+        where = (*path, j) if isinstance(raw, list) else path
+        principal = entry.strip()
+        if not _PRINCIPAL.match(principal):
+            check.error(where, f"workspace_audience: invalid principal {entry!r} (public, group:NAME or role:NAME)")
+        elif principal.startswith("user:"):
+            check.error(where, f"workspace_audience: {entry!r} is one person, not everyone in the workspace")
+        elif principal.startswith("role:") and principal[5:] not in roles:
+            check.error(where, f"workspace_audience: unknown role {principal[5:]!r}")
+        else:
+            principals.add(principal)
+    return frozenset(principals)
 
 
 def topics_of(raw: list[TopicFile], check: Checker) -> tuple[TopicRule, ...]:
@@ -143,8 +174,11 @@ def topics_of(raw: list[TopicFile], check: Checker) -> tuple[TopicRule, ...]:
                 check.error(("topics", i, "allow", j), f"topic {topic.name!r}: invalid principal {principal!r}")
         if not topic.keywords and not topic.examples:
             check.warn(("topics", i), f"topic {topic.name!r} has no keywords or examples: it never matches")
-        for j, keyword in enumerate(topic.keywords):
-            key = keyword.casefold()
+        keywords = [fold_keyword(k) for k in topic.keywords]
+        for j, (keyword, key) in enumerate(zip(topic.keywords, keywords, strict=True)):
+            if not key:
+                check.warn(("topics", i, "keywords", j), f"topic {topic.name!r}: keyword {keyword!r} is empty")
+                continue
             if key in owner and owner[key] != topic.name:
                 check.warn(
                     ("topics", i, "keywords", j),
@@ -157,7 +191,7 @@ def topics_of(raw: list[TopicFile], check: Checker) -> tuple[TopicRule, ...]:
             TopicRule(
                 name=topic.name,
                 allow=frozenset(topic.allow),
-                keywords=tuple(k.casefold() for k in topic.keywords),
+                keywords=tuple(k for k in keywords if k),
                 examples=tuple(topic.examples),
                 threshold=topic.threshold,
                 message_ja=topic.message.get("ja", default_ja),

@@ -21,7 +21,7 @@ from bot.wiring import Runtime, default_directory_file, default_policy_file, loa
 from knowledge.access import LEVELS, AccessInfo
 from llm.catalog import CATALOG, get_local_model
 from llm.errors import ModelFetchError
-from policies import Request, decide, explain
+from policies import ChannelKind, Request, decide, explain
 from policies.loader import check_policy_text
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ async def policy_check(settings: KuraSettings, args: argparse.Namespace) -> int:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
     known = frozenset(g for user in directory.users() for g in user.groups)
-    report = check_policy_text(text, str(path), known)
+    report = check_policy_text(text, str(path), known, [user.member() for user in directory.users()])
     for line in report.errors:
         print(f"error: {line}")
     for line in report.warnings:
@@ -125,8 +125,10 @@ async def policy_explain(settings: KuraSettings, args: argparse.Namespace) -> in
     policy = load_configured_policy(settings)
     directory = FileDirectory.load(settings.policy.directory_file or default_directory_file())
     user = await directory.user(args.user)
+    kind = await directory.channel_kind(args.channel) if args.channel else None
     members = await directory.channel_members(args.channel) if args.channel else None
-    decision = decide(policy, Request(args.action, user.member() if user else None, args.channel, members))
+    asker = user.member() if user else None
+    decision = decide(policy, Request(args.action, asker, args.channel, members, channel_kind=kind or ChannelKind()))
     if args.json:
         scope = decision.scope
         print(

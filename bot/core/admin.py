@@ -20,7 +20,7 @@ from bot.errors import InputError, Language
 from bot.jobs.service import make_spec
 from bot.jobs.text import run_summary, schedule_summary
 from knowledge import Ingestor, KnowledgeStore
-from policies import Request, decide, explain
+from policies import ChannelKind, Request, decide, explain
 
 if TYPE_CHECKING:
     from bot.jobs.service import ScheduleService
@@ -270,8 +270,11 @@ class AdminService:
 
     async def _explain(self, user_ref: str, channel_id: str | None, lang: Language) -> str:
         user = await self._directory.user(user_ref)
-        members = await self._directory.channel_members(channel_id) if channel_id else None
-        decision = decide(self._policy.current(), Request("ask", user.member() if user else None, channel_id, members))
+        kind = await self._directory.channel_kind(channel_id) if channel_id else None
+        members = await self._directory.channel_members(channel_id) if channel_id and kind else None
+        asker = user.member() if user else None
+        request = Request("ask", asker, channel_id, members, channel_kind=kind or ChannelKind())
+        decision = decide(self._policy.current(), request)
         who = user.email if user else f"{user_ref} (not in the directory)"
         where = admin_text("in_channel", lang, channel=channel_id) if channel_id else ""
         return admin_text("policy_for", lang, who=who, where=where) + f"\n```{explain(decision)}```"

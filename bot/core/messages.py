@@ -124,6 +124,10 @@ _ERRORS: dict[str, dict[Language, str]] = {
         "ja": "Kura は一時的に利用できません（ユーザー情報を確認できません）。しばらくしてからお試しください。",
         "en": "Kura is temporarily unavailable (cannot look up users). Please try again shortly.",
     },
+    "busy": {
+        "ja": "ただいま多くの質問に回答中です。少し時間をおいてから、もう一度お試しください。",
+        "en": "Kura is answering many questions right now. Please try again in a moment.",
+    },
     "embedding_unavailable": {
         "ja": "Kura は一時的に利用できません（検索モデルが応答しません）。しばらくしてからお試しください。",
         "en": "Kura is temporarily unavailable (the search model is not responding). Please try again shortly.",
@@ -185,8 +189,8 @@ _ADMIN: dict[str, dict[Language, str]] = {
 • `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
 • `schedule list` — scheduled jobs with their last run and last failure
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
-add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, sync with path=FOLDER, \
-ask with question=… and a target)
+add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, checkpoint, sync with \
+path=FOLDER, ask with question=… and a target)
 • `schedule remove NAME` — remove a job and its runs
 • `schedule run-now NAME` — run a job once now and show its outcome""",
         "ja": """*Kura 管理コマンド*（`/kura …`、管理者のみ。返信はあなたにだけ表示されます）
@@ -199,8 +203,8 @@ ask with question=… and a target)
 • `audit recent [@user]` — 直近 10 件の監査記録（`audit_export` 権限が必要）
 • `schedule list` — スケジュールと前回の実行・前回の失敗
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
-ジョブを追加（CRON は crontab の 5 項目、先頭に秒を加えた 6 項目も可。種類: retention、path=FOLDER の sync、\
-question=… と target を指定する ask）
+ジョブを追加（CRON は crontab の 5 項目、先頭に秒を加えた 6 項目も可。種類: retention、checkpoint、\
+path=FOLDER の sync、question=… と target を指定する ask）
 • `schedule remove NAME` — ジョブとその実行記録を削除
 • `schedule run-now NAME` — ジョブを今すぐ 1 回実行して結果を表示""",
     },

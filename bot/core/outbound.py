@@ -2,8 +2,10 @@
 
 The same rules as for answers hold. Policy decides whether the job's owner may do the action
 there (channel rules included); **the audience rule**: what is posted may draw only on documents
-every reader of the destination may read (channel members, or the one person of a DM); the text
-goes through the answer sanitiser; and every post leaves an audit record before it leaves Kura.
+every reader of the destination may read (``policies.engine.audience``, as for answers: channel
+members; for a public channel the whole workspace; for a shared one, another organisation; or the
+one person of a DM); the text goes through the answer sanitiser; and every post leaves an audit
+record before it leaves Kura.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,23 +24,21 @@ from bot.core.ports import AuditLog, PolicySource
 from bot.core.sanitize import sanitize_answer
 from bot.core.types import Citation, Destination, InboundMessage, PostResult, Reply, SourceRef
 from bot.errors import Language, UpstreamError
-from policies import Classification, Decision, Member, Policy, Request, decide
-from policies.engine import principals_of, resolve
+from policies import Decision, Policy, Request, decide
+from policies.engine import Reader, audience, reader_of
 
 __all__ = ["Outbox", "unreadable_by"]
 
 _log = logging.getLogger(__name__)
 
 
-def unreadable_by(policy: Policy, readers: Sequence[Member], sources: Iterable[SourceRef]) -> str | None:
+def unreadable_by(readers: Sequence[Reader], sources: Iterable[SourceRef]) -> str | None:
     """Why some reader may not read some source (the audience rule), or None when all may."""
+    listed = list(sources)
     for reader in readers:
-        roles, clearance, _ = resolve(policy, reader)
-        principals = principals_of(reader, roles)
-        ceiling = clearance if clearance is not None else Classification.PUBLIC
-        for source in sources:
-            if not (principals & set(source.acl)) or source.classification > ceiling:
-                return f"{source.source} is not readable by {reader.user_id}: audience rule, not posted"
+        for source in listed:
+            if not reader.may_read(source.acl, source.classification):
+                return f"{source.source} is not readable by {reader.name}: audience rule, not posted"
     return None
 
 
@@ -100,7 +101,7 @@ class Outbox:
             failed = Decision(False, "policy_error", "the directory could not be read")
             return await self._record(to, failed, "unavailable", text, owner, actor, action, sources, subject, started)
         if decision.allowed:
-            why = unreadable_by(policy, readers, sources)
+            why = unreadable_by(readers, sources)
             if why is not None:
                 decision = Decision(False, "audience_not_cleared", why, rules=(*decision.rules, why))
         if not decision.allowed:
@@ -151,18 +152,26 @@ class Outbox:
 
     async def _audience(
         self, parts: PlatformParts, policy: Policy, to: Destination, owner: str, action: str
-    ) -> tuple[Decision, tuple[Member, ...]]:
-        """The policy decision for the owner at ``to``, and everyone who will read the post."""
+    ) -> tuple[Decision, list[Reader]]:
+        """The policy decision for the owner at ``to``, and everyone who will read the post (the
+        same audience an answer there has, whatever the policy's visibility: a post is seen by all)."""
         user = await parts.directory.user(owner)
         asker = user.member() if user else None
         if to.conversation is not None:
-            members = await parts.directory.channel_members(to.conversation)
-            decision = decide(policy, Request(action, asker, to.conversation, members))
-            return decision, members or ()
+            kind = await parts.directory.channel_kind(to.conversation)
+            members = await parts.directory.channel_members(to.conversation) if kind is not None else None
+            if kind is None or members is None:
+                # Nobody can say who would read it (even when policy keeps answers private there).
+                decision = decide(policy, Request(action, asker, to.conversation, None))
+                unknown = Decision(False, "unknown_channel", f"channel {to.conversation} is unknown")
+                return (decision if not decision.allowed else unknown), []
+            decision = decide(policy, Request(action, asker, to.conversation, members, channel_kind=kind))
+            readers, why = audience(policy, kind, members, to.conversation)
+            return replace(decision, rules=(*decision.rules, *(w for w in why if w not in decision.rules))), readers
         recipient = await parts.directory.user(to.user or "")
         if recipient is None:
-            return Decision(False, "unknown_user", f"{to.user} is not in the directory"), ()
-        return decide(policy, Request(action, asker, None)), (recipient.member(),)
+            return Decision(False, "unknown_user", f"{to.user} is not in the directory"), []
+        return decide(policy, Request(action, asker, None)), [reader_of(policy, recipient.member())]
 
     async def _deliver(
         self,

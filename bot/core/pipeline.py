@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.store import AuditEntry
-from bot.core.messages import no_sources_message, refusal_message
+from bot.core.admission import Admission, Reservation, Slot
+from bot.core.messages import error_message, no_sources_message, refusal_message
 from bot.core.ports import AuditLog, Directory, PolicySource, Signals
 from bot.core.sanitize import CleanStream
 from bot.core.types import (
@@ -46,7 +47,7 @@ from bot.metrics import Metrics
 from knowledge import RetrievedChunk, Retriever
 from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, TokenUsage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
-from policies import Classification, Decision, Request, decide
+from policies import ChannelKind, Classification, Decision, Request, decide
 from policies.guards import endpoints_for
 from policies.model import Usage
 
@@ -111,6 +112,7 @@ class Pipeline:
         secondary: ChatModel | None = None,
         redact: Callable[[str], str] | None = None,
         metrics: Metrics | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -125,6 +127,9 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         #: Requests being answered now, for ``status`` (shared with the admin service).
         self.in_flight: dict[str, int] = {"ask": 0}
+        #: Running requests per person (for rate limits) and the cap on answers at once; one per
+        #: process, shared by every platform's pipeline.
+        self.admission = admission or Admission()
 
     async def answer(self, message: InboundMessage) -> Reply:
         """Run the pipeline to the end and return the reply (no streaming)."""
@@ -136,22 +141,35 @@ class Pipeline:
             raise RuntimeError("the pipeline ended without a reply")
         return reply
 
-    async def _decide(self, message: InboundMessage) -> tuple[Decision, str | None, Language | None, str]:
+    async def _decide(
+        self, message: InboundMessage, entry: _EntryBuilder
+    ) -> tuple[Decision, str | None, Language | None, str]:
         policy = self._policy.current()
         user = await self._directory.user(message.user)
+        # The place in the person's queue is taken before anything below awaits the audit log's
+        # count, so requests of a burst see each other (released once this one is recorded).
+        reservation = self.admission.reserve(user.email) if user is not None else None
+        entry.reservation = reservation
         members = None
+        kind = ChannelKind()
         if message.channel_id is not None:
-            members = await self._directory.channel_members(message.channel_id)
+            found = await self._directory.channel_kind(message.channel_id)
+            if found is not None:
+                kind = found
+                members = await self._directory.channel_members(message.channel_id)
         scores: dict[str, float] = {}
-        usage = Usage()
+        finished = Usage()
         if self._signals is not None and user is not None:
             scores = await self._signals.topic_scores(policy, message.text)
-            usage = await self._signals.usage(user.email)
+            finished = await self._signals.usage(user.email)
+        ahead = reservation.ahead if reservation is not None else 0
+        usage = Usage(finished.requests_last_minute + ahead, finished.tokens_today)
         request = Request(
             "ask",
             user.member() if user else None,
             message.channel_id,
             members,
+            channel_kind=kind,
             text=message.text,
             topic_scores=scores,
             usage=usage,
@@ -161,26 +179,34 @@ class Pipeline:
     async def handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
         """Answer one message, yielding Decided, SourcesFound, TextDelta... and finally Completed."""
         self.in_flight["ask"] += 1
+        entry = _EntryBuilder(message, time.perf_counter())
         try:
             with self.metrics.in_flight():
-                async for event in self._handle(message):
+                async for event in self._handle(message, entry):
                     yield event
         finally:
             self.in_flight["ask"] -= 1
+            self._release(entry)  # a request that ended without its record (cancelled) too
 
-    async def _handle(self, message: InboundMessage) -> AsyncIterator[PipelineEvent]:
-        started = time.perf_counter()
+    async def _handle(self, message: InboundMessage, entry: _EntryBuilder) -> AsyncIterator[PipelineEvent]:
+        started = entry.started
         language: Language = message.locale or detect_language(message.text)
-        entry = _EntryBuilder(message, started)
         try:
             with self.metrics.timed("decide"):
-                decision, email, _, policy_version = await self._decide(message)
+                decision, email, _, policy_version = await self._decide(message, entry)
         except (SQLAlchemyError, UpstreamError) as exc:
             _log.warning("directory lookup failed error=%s", type(exc).__name__)
             denied = Decision(False, "policy_error", "the directory could not be read")
             yield await self._finish(entry, denied, "unavailable", user_message("upstream", language), (), language)
             return
         entry.email, entry.policy_version = email, policy_version
+        if decision.allowed:
+            entry.slot = self.admission.try_answer()
+            if entry.slot is None:
+                busy = _busy(decision, self.admission.max_concurrent)
+                yield Decided(busy)
+                yield await self._finish(entry, busy, "unavailable", error_message("busy", language), (), language)
+                return
         yield Decided(decision)
         if not decision.allowed or decision.scope is None:
             own_words = decision.message_ja if language == "ja" else decision.message_en
@@ -208,9 +234,7 @@ class Pipeline:
         for chunk in chunks:
             grouped.setdefault(chunk.source, []).append(chunk)
         passages = [Passage(cs[0].title, src, "\n…\n".join(c.text for c in cs)) for src, cs in grouped.items()]
-        history = [ChatMessage(t.role, t.text) for t in message.history]
-        prompt = build_messages(message.text, passages, history)
-        model, prompt = self._route(chunks, prompt, entry)
+        model, prompt = self._route(chunks, message, passages, entry)
         parts: list[str] = []
         usage: TokenUsage | None = None
         # Adapters only ever see sanitised text: deltas are released by the same rules as the answer.
@@ -248,24 +272,36 @@ class Pipeline:
             return
         yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
 
+    def _release(self, entry: _EntryBuilder) -> None:
+        if entry.reservation is not None:
+            self.admission.release(entry.reservation)
+        if entry.slot is not None:
+            self.admission.done(entry.slot)
+
     def _route(
-        self, chunks: Sequence[RetrievedChunk], prompt: list[ChatMessage], entry: _EntryBuilder
+        self, chunks: Sequence[RetrievedChunk], message: InboundMessage, passages: list[Passage], entry: _EntryBuilder
     ) -> tuple[ChatModel, list[ChatMessage]]:
-        """The model this data may reach. Only ``public`` data may leave the local model, with PII
-        redacted; anything above public goes local whatever the policy says (second lock)."""
+        """The model this data may reach, and the prompt it gets. Only ``public`` data may leave the
+        local model, with PII redacted; anything above public goes local whatever the policy says
+        (second lock). A thread's earlier turns are data of unknown class (an answer drawn on
+        confidential documents, a person quoting one), so a follow-up stays local, where the
+        history may go and still helps the answer."""
         touched = Classification(max((c.classification for c in chunks), default=0))
         endpoints = endpoints_for(self._policy.current(), touched)
-        use_secondary = (
-            self._secondary is not None
-            and endpoints[0] == "secondary"
-            and touched == Classification.PUBLIC
-            and self._redact is not None
-        )
-        if not use_secondary or self._secondary is None or self._redact is None:
+        if (
+            self._secondary is None
+            or self._redact is None
+            or endpoints[0] != "secondary"
+            or touched != Classification.PUBLIC
+            or _continues_a_thread(message)
+        ):
             entry.model, entry.endpoint = self._chat.name, "local"
-            return self._chat, prompt
+            history = [ChatMessage(t.role, t.text) for t in message.history]
+            return self._chat, build_messages(message.text, passages, history)
         redact = self._redact
         entry.model, entry.endpoint = self._secondary.name, "secondary"
+        # Built without history whatever the check above says: a later change cannot let a turn out.
+        prompt = build_messages(message.text, passages)
         return self._secondary, [ChatMessage(m.role, redact(m.content)) for m in prompt]
 
     async def _finish(
@@ -289,6 +325,8 @@ class Pipeline:
                 _log.error("audit write failed error=%s retry_in=%s", type(exc).__name__, wait)
                 if wait is not None:
                     await asyncio.sleep(wait)
+        # The request is in the audit log now (its count includes it): its place can go.
+        self._release(entry)
         if audit_id is None and status == "answered":
             # No answer leaves without its audit record.
             status, text, citations = "unavailable", user_message(DatabaseUnavailable.code, language), ()
@@ -299,12 +337,26 @@ class Pipeline:
         return Completed(Reply(status, text, citations, decision, audit_id, language))
 
 
+def _continues_a_thread(message: InboundMessage) -> bool:
+    """Whether earlier turns came with the message, or it replies in a thread begun earlier (whose
+    turns may simply have been unreadable: the question itself may then quote them)."""
+    return bool(message.history) or message.thread_id not in (None, message.message_id)
+
+
+def _busy(decision: Decision, limit: int) -> Decision:
+    """The refusal when ``limit`` answers are being generated already: not the policy's doing."""
+    why = f"{limit} answers are being generated (KURA_PIPELINE_MAX_CONCURRENT): busy"
+    return Decision(False, "busy", why, roles=decision.roles, rules=(*decision.rules, f"{why}: deny"))
+
+
 class _EntryBuilder:
     """Collects what the audit record needs as the pipeline goes."""
 
     def __init__(self, message: InboundMessage, started: float) -> None:
         self.message = message
         self.started = started
+        self.reservation: Reservation | None = None
+        self.slot: Slot | None = None
         self.email: str | None = None
         self.policy_version: str | None = None
         self.retrieved: Sequence[RetrievedChunk] = ()

@@ -9,7 +9,7 @@ from bot.audit.store import AuditEntry
 from bot.core.types import Destination, HistoryMessage, InboundMessage, Reply
 from bot.errors import Language
 from bot.identity import DirectoryUser
-from policies import Member, Policy
+from policies import ChannelKind, Member, Policy
 from policies.model import Usage
 
 __all__ = [
@@ -34,6 +34,11 @@ class Directory(Protocol):
 
     async def channel_members(self, channel_id: str) -> tuple[Member, ...] | None:
         """Everyone who sees replies in the channel; None if the channel is unknown."""
+        ...
+
+    async def channel_kind(self, channel_id: str) -> ChannelKind | None:
+        """Who else reads the channel: the whole workspace (public), another organisation
+        (shared), or its members only (private, DM); None if the channel is unknown."""
         ...
 
     async def locale(self, ref: str) -> Language | None:

@@ -43,6 +43,9 @@ CHANNELS = {
     "D_CAROL": ["U_CAROL", "U_KURA"],
     "D_NOMAIL": ["U_NOMAIL", "U_KURA"],
 }
+#: What conversations.info says of them: the rest are public (D_… are DMs).
+PRIVATE = ("C_HR", "C_SHARED")
+SHARED = ("C_SHARED",)
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +173,7 @@ async def runtime(tmp_root: Path, adapter_db_url: str, smol_url: str) -> AsyncIt
 @pytest.fixture
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     """A fresh fake Slack workspace."""
-    async with FakeSlack(USERS, CHANNELS) as fake:
+    async with FakeSlack(USERS, CHANNELS, private=PRIVATE, shared=SHARED) as fake:
         yield fake
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import bot
 import policies
+from bot.core.admission import Admission
 from bot.core.conversation import Conversation, PlatformParts
 from bot.core.outbound import Outbox
 from bot.core.pipeline import Pipeline, PipelineConfig
@@ -47,23 +48,32 @@ class Kura:
 
 
 @asynccontextmanager
-async def kura(answer: Answer = "締め日は毎月25日です [1]", *, policy_text: str | None = None) -> AsyncIterator[Kura]:
-    """The core on the in-memory platform and the fake model (``answer`` is what the model writes)."""
-    directory = FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
+async def kura(
+    answer: Answer = "締め日は毎月25日です [1]",
+    *,
+    policy_text: str | None = None,
+    directory: FileDirectory | None = None,
+    admission: Admission | None = None,
+    first_token_s: float = 0.0,
+) -> AsyncIterator[Kura]:
+    """The core on the in-memory platform and the fake model (``answer`` is what the model writes,
+    after ``first_token_s``); the sample directory unless one is given."""
+    directory = directory or FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
     text = POLICY.read_text(encoding="utf-8") if policy_text is None else policy_text
     policy = StaticPolicy(policies.load_policy_text(text))
     transport, history, ledger, audit = MemoryTransport(), MemoryHistory(), MemoryLedger(), ListAudit()
     retriever = ScopedRetriever(HITS)
-    async with FakeOpenAI(answer) as model:
-        client = local_client(model.url)
+    async with FakeOpenAI(answer, first_token_s=first_token_s) as fake:
+        client = local_client(fake.url)
         chat = OpenAIChatModel(client, "fake", max_tokens=64, temperature=0.0)
-        pipeline = Pipeline(directory, policy, retriever, chat, audit, PipelineConfig(top_k=5))
+        config = PipelineConfig(top_k=5)
+        pipeline = Pipeline(directory, policy, retriever, chat, audit, config, admission=admission)
         parts = PlatformParts(transport, directory, pipeline, history)
         conversation = Conversation(parts, ledger=ledger, feedback=audit, admin=RecordingAdmin(), policy=policy)
         outbox = Outbox(policy, audit)
         outbox.attach(parts)
         try:
-            yield Kura(conversation, outbox, transport, history, ledger, audit, model, retriever)
+            yield Kura(conversation, outbox, transport, history, ledger, audit, fake, retriever)
         finally:
             await client.close()
 

@@ -21,6 +21,7 @@ import json
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -46,8 +47,10 @@ from tests.fakes.slack_wire import (
 class FakeSlack(WebApiMethods):
     """Slack's Web API and Socket Mode on 127.0.0.1, with a small in-memory workspace.
 
-    ``users`` are the members ``users.info`` knows; ``channels`` maps channel IDs to member IDs for
-    ``conversations.members`` and ``conversations.info``. Channels whose ID starts with ``D`` are DMs.
+    ``users`` are the members ``users.info`` and ``users.list`` know; ``channels`` maps channel IDs to
+    member IDs for ``conversations.members`` and ``conversations.info``. Channels whose ID starts with
+    ``D`` are DMs; the others are public unless listed in ``private``, ``group_dms`` (multi-person
+    DMs) or ``shared`` (Slack Connect, public or private).
     """
 
     def __init__(
@@ -57,9 +60,15 @@ class FakeSlack(WebApiMethods):
         *,
         bot_user_id: str = "U_KURA",
         team_id: str = "T_KURA",
+        private: Iterable[str] = (),
+        group_dms: Iterable[str] = (),
+        shared: Iterable[str] = (),
     ) -> None:
         self.users: dict[str, SlackUser] = {user.id: user for user in users}
         self.channels: dict[str, list[str]] = {channel: list(members) for channel, members in channels.items()}
+        self.private: set[str] = set(private)
+        self.group_dms: set[str] = set(group_dms)
+        self.shared: set[str] = set(shared)
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.calls: list[Call] = []
@@ -82,6 +91,7 @@ class FakeSlack(WebApiMethods):
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "conversations.members": self._conversations_members,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,

@@ -26,6 +26,9 @@ class WebApiMethods:
 
     users: dict[str, SlackUser]
     channels: dict[str, list[str]]
+    private: set[str]
+    group_dms: set[str]
+    shared: set[str]
     bot_user_id: str
     team_id: str
     _messages: list[JSON]
@@ -125,25 +128,44 @@ class WebApiMethods:
         self._tickets.add(ticket)
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"}
 
-    def _users_info(self, params: JSON) -> JSON:
-        user = self.users.get(str(params.get("user", "")))
-        if user is None:
-            return {"ok": False, "error": "user_not_found"}
+    @staticmethod
+    def _user_object(user: SlackUser, *, locale: bool = True) -> JSON:
         name = user.name or user.id.lower()
         profile: JSON = {"display_name": name, "real_name": name}
         if user.email is not None:
             profile["email"] = user.email
+        found: JSON = {
+            "id": user.id,
+            "team_id": user.team_id,
+            "name": name,
+            "is_bot": user.is_bot,
+            "deleted": False,
+            "profile": profile,
+        }
+        if locale:
+            found["locale"] = user.locale
+        return found
+
+    def _users_info(self, params: JSON) -> JSON:
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": self._user_object(user)}
+
+    def _users_list(self, params: JSON) -> JSON:
+        """Every member of this workspace (not people of other organisations), paged; ``locale``
+        only with ``include_locale``, as Slack does."""
+        ours = [u for u in self.users.values() if u.team_id == self.team_id]
+        paged = self._page(ours, params, default_limit=0)
+        if paged is None:
+            return {"ok": False, "error": "invalid_cursor"}
+        page, next_cursor = paged
+        locale = str(params.get("include_locale", "")).lower() in ("1", "true")
         return {
             "ok": True,
-            "user": {
-                "id": user.id,
-                "team_id": user.team_id,
-                "name": name,
-                "is_bot": user.is_bot,
-                "deleted": False,
-                "locale": user.locale,
-                "profile": profile,
-            },
+            "members": [self._user_object(u, locale=locale) for u in page],
+            "cache_ts": 1_700_000_000,
+            "response_metadata": {"next_cursor": next_cursor},
         }
 
     def _page(self, items: list[Any], params: JSON, default_limit: int) -> tuple[list[Any], str] | None:
@@ -153,6 +175,7 @@ class WebApiMethods:
             return None
         limit = _as_int(params.get("limit"), default_limit)
         limit = default_limit if limit <= 0 else limit
+        limit = len(items) if limit <= 0 else limit  # a default of 0: everything at once
         page = items[offset : offset + limit]
         end = offset + len(page)
         return page, _encode_cursor(end) if end < len(items) else ""
@@ -168,20 +191,33 @@ class WebApiMethods:
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_info(self, params: JSON) -> JSON:
+        """The conversation object's kind flags, as Slack sets them: a DM is ``is_im``; a group DM
+        ``is_mpim`` and private; a private channel ``is_private``; a Slack Connect channel
+        ``is_shared`` and ``is_ext_shared``. ``num_members`` with ``include_num_members``."""
         channel = str(params.get("channel", ""))
         if channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
         is_im = channel.startswith("D")
-        return {
-            "ok": True,
-            "channel": {
-                "id": channel,
-                "name": channel.lower(),
-                "is_im": is_im,
-                "is_channel": not is_im,
-                "is_ext_shared": False,
-            },
+        is_mpim = channel in self.group_dms
+        shared = channel in self.shared
+        found: JSON = {
+            "id": channel,
+            "name": channel.lower(),
+            "is_channel": not (is_im or is_mpim),
+            "is_group": False,
+            "is_im": is_im,
+            "is_mpim": is_mpim,
+            "is_private": is_im or is_mpim or channel in self.private,
+            "is_shared": shared,
+            "is_ext_shared": shared,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": self.team_id,
+            "is_member": self.bot_user_id in self.channels[channel],
         }
+        if str(params.get("include_num_members", "")).lower() in ("1", "true"):
+            found["num_members"] = len(self.channels[channel])
+        return {"ok": True, "channel": found}
 
     def _conversations_replies(self, params: JSON) -> JSON:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))

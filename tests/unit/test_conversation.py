@@ -82,12 +82,33 @@ async def test_history_that_cannot_be_read_does_not_stop_the_answer() -> None:
 
 
 async def test_channel_answer_uses_what_every_member_may_read() -> None:
-    """Carol (HR) in #general: the retriever gets every member's reader set, so hr/ is never read."""
+    """Carol (HR) in #general, a public channel: the retriever gets the workspace audience's reader
+    set (every member's set holds it, so theirs add nothing), and hr/ is never read."""
     async with kura("G3 は [1]") as k:
         reply = await k.conversation.handle(mention("G3の基本給は？", user="carol@example.co.jp"))
     assert reply is not None
     assert "hr/pay.md" not in [c.source for c in reply.citations]
-    assert 4 == len(k.retriever.calls[0])
+    assert ((frozenset({"public", "group:all-staff", "role:employee"}),)) == k.retriever.calls[0]
+
+
+async def test_public_channel_answer_is_for_the_whole_workspace() -> None:
+    """No workspace_audience in the policy: #general is public, anyone may join and read the answer
+    later, so only public documents, although every member now may read the handbook."""
+    text = POLICY.read_text(encoding="utf-8").replace("  workspace_audience: group:all-staff\n", "")
+    async with kura("締め日は [1]", policy_text=text) as k:
+        reply = await k.conversation.handle(mention("締め日は？"))
+    assert reply is not None
+    assert (frozenset({"public"}),) == k.retriever.calls[0]
+    assert "handbook/expenses.md" not in [c.source for c in reply.citations]
+    assert any(r.startswith("public channel C-GENERAL: workspace audience public") for r in k.audit.entries[0].rules)
+
+
+async def test_private_channel_answer_uses_every_members_own_set() -> None:
+    """In a private channel (#sales) there is no workspace audience: one set per member."""
+    async with kura("締め日は [1]") as k:
+        await k.conversation.handle(mention("締め日は？", user="bob@example.co.jp", channel="C-SALES"))
+    members = {s for s in k.retriever.calls[0] if any(p.startswith("user:") for p in s)}
+    assert 2 == len(k.retriever.calls[0]) == len(members)
 
 
 async def test_policy_visibility_direct_answers_the_asker_alone_with_no_public_trace() -> None:

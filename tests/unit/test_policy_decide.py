@@ -9,7 +9,7 @@ import pytest
 import bot
 import policies
 from bot.identity import FileDirectory
-from policies import Classification, Decision, Member, Policy, Request, decide, explain
+from policies import ChannelKind, Classification, Decision, Member, Policy, Request, decide, explain
 from policies.model import GroupRule
 
 pytestmark = pytest.mark.unit
@@ -46,7 +46,8 @@ async def _dm(policy: Policy, directory: FileDirectory, email: str, action: str 
 
 async def _in_channel(policy: Policy, directory: FileDirectory, email: str, channel_id: str) -> Decision:
     members = await directory.channel_members(channel_id)
-    return decide(policy, Request("ask", await _member(directory, email), channel_id, members))
+    kind = await directory.channel_kind(channel_id) or ChannelKind()
+    return decide(policy, Request("ask", await _member(directory, email), channel_id, members, channel_kind=kind))
 
 
 async def test_alice_may_ask_in_a_dm(policy: Policy, directory: FileDirectory) -> None:
@@ -177,7 +178,7 @@ async def test_minimal_drops_supersets(policy: Policy, directory: FileDirectory)
     """A reader whose set contains another reader's set adds no constraint and is dropped."""
     alice = await _member(directory, ALICE)
     alice_in_hr = Member(ALICE.upper(), alice.groups | {"hr"})
-    decision = decide(policy, Request("ask", alice, "C-X", (alice_in_hr, alice)))
+    decision = decide(policy, Request("ask", alice, "C-X", (alice_in_hr, alice), channel_kind=ChannelKind("private")))
     assert decision.scope is not None
     assert (ALICE_PRINCIPALS,) == decision.scope.principal_sets
 
