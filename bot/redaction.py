@@ -1,10 +1,18 @@
-"""PII rules for logs, audit exports and text sent to a non-local model: emails, phones, cards, My Number, addresses.
+"""Personal data in text: find it, replace it, keep it out of logs. Used for the prompts sent to a
+non-local model, audit exports, job summaries and every log line (:class:`RedactingFilter`).
 
-The rules live here rather than in a library. Presidio needs spaCy models fetched at run time (no model hub
-on-prem); the Japanese-specific packages on PyPI are single-author alphas without Luhn or My Number check
-digits or guards against dates, times and IP addresses. Every rule is one compiled regex over NFKC-folded
-text (bounded quantifiers, anchored lookbehinds: linear time) plus a checksum where the kind has one.
-Spans are reported in the original text.
+Kinds: emails (also written out, ``taro[at]example[dot]com``, and with non-ASCII local parts), phone
+numbers, payment cards (Luhn), My Numbers (check digit), bank accounts (cue words such as 口座番号 or
+普通, ゆうちょ 記号/番号, IBAN), birth dates (a cue such as 生年月日, 誕生日, DOB or 生まれ: a date alone
+is a meeting, not a birthday) and addresses (〒 or 郵便番号 codes, and street addresses with or
+without the prefecture). The rules (:mod:`bot.pii_rules`) live here rather than in a library:
+Presidio needs spaCy models fetched at run time, and the Japanese-specific packages on PyPI are
+single-author alphas without checksums or guards against dates, times and IP addresses.
+
+Text is matched folded: NFKC (full-width digits, ＠, ．), invisible characters removed (a
+zero-width space inside a number does not hide it), every dash and box-drawing line as "-". Spans
+are mapped back, so ``find_pii`` reports offsets into the text as given and ``redact`` returns that
+text with only the spans replaced.
 """
 
 from __future__ import annotations
@@ -12,12 +20,15 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from bot.pii_rules import NAME, RULES
+from llm.text import strip_invisible
 
 __all__ = ["KINDS", "Finding", "RedactingFilter", "find_pii", "redact"]
 
-KINDS: frozenset[str] = frozenset({"email", "phone", "card", "my_number", "address"})
+KINDS: frozenset[str] = frozenset({"email", "phone", "card", "my_number", "address", "bank_account", "birth_date"})
 
 _PLACEHOLDERS = {
     "email": "[EMAIL]",
@@ -25,6 +36,8 @@ _PLACEHOLDERS = {
     "card": "[CARD]",
     "my_number": "[MY_NUMBER]",
     "address": "[ADDRESS]",
+    "bank_account": "[BANK_ACCOUNT]",
+    "birth_date": "[BIRTH_DATE]",
 }
 
 
@@ -37,197 +50,103 @@ class Finding:
     end: int
 
 
-# NFKC leaves these dashes alone; in numbers they all mean "-". The long-vowel mark ー counts only after a digit.
-_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63")
-_DASH_TABLE = str.maketrans(dict.fromkeys(_DASHES, "-"))
-_DIGIT_LONG_VOWEL = re.compile("(?<=[0-9])ー")
+# NFKC leaves these dashes and lines alone; in numbers they all mean "-". The long-vowel mark ー
+# counts only after a digit.
+_DASHES = frozenset(
+    "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63"
+    "\u2500\u2501\u2504\u2505\u2508\u2509\u254c\u254d\u2574\u2576\u2578\u257a\u257c\u257e"
+)
+# The one-to-one part of NFKC that Japanese text needs most (full-width ASCII, the ideographic
+# space), done at C speed so that usual text keeps its offsets without a map.
+_ONE_TO_ONE = str.maketrans(
+    {**{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)}, "\u3000": " ", **dict.fromkeys(_DASHES, "-")}
+)
 _ASCII_DIGITS = frozenset("0123456789")
-
-# A number must not continue one: no digit before it, nor a digit and a separator (dates, IPs, versions, amounts).
-_NUMBER_START = r"(?<![0-9])(?<![0-9][-./:,])"
-_NUMBER_END = r"(?![0-9])(?![-./:,][0-9])"
-# Space-grouped cards and My Numbers also continue through a neighbouring four-digit group ("4111 1111 1111 1112").
-_GROUP_BEFORE = r"(?<!(?<![0-9])[0-9]{4} )"
-_GROUP_AFTER = r"(?! [0-9]{4}(?![0-9]))"
-
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}"
-    r"(?![A-Za-z0-9-])",
-    re.ASCII,
-)
-
-_PHONE = re.compile(
-    _NUMBER_START + r"(?<![A-Za-z]-)(?:"
-    r"(?<![A-Za-z0-9+])\+(?:[ -]?\(?[0-9]\)?){8,15}(?![ -]?\(?[0-9])"  # +81 3-1234-5678, +1 (415) 555-0100
-    r"|0[0-9]{1,4}[ -][0-9]{1,4}[ -][0-9]{3,4}"  # 03-1234-5678, 0120-123-456, 090 1234 5678
-    r"|\(0[0-9]{1,4}\) ?[0-9]{1,4}[ -]?[0-9]{3,4}"  # (03) 1234-5678
-    r"|0[0-9]{1,4}\([0-9]{1,4}\)[0-9]{3,4}"  # 03(1234)5678
-    r"|0[0-9]{9,10}"  # 0312345678, 09012345678
-    r")" + _NUMBER_END,
-    re.ASCII,
-)
-
-_CARD = re.compile(
-    _NUMBER_START + r"(?:"
-    r"[0-9]{13,19}"
-    rf"|{_GROUP_BEFORE}[0-9]{{4}}(?:[ -][0-9]{{4}}){{3}}(?:[ -][0-9]{{1,3}})?{_GROUP_AFTER}"  # 4-4-4-4, 4-4-4-4-3
-    rf"|{_GROUP_BEFORE}[0-9]{{4}}[ -][0-9]{{6}}[ -][0-9]{{4,5}}{_GROUP_AFTER}"  # Amex 4-6-5, Diners 4-6-4
-    r")" + _NUMBER_END,
-    re.ASCII,
-)
-
-_MY_NUMBER = re.compile(
-    _NUMBER_START
-    + rf"(?:[0-9]{{12}}|{_GROUP_BEFORE}[0-9]{{4}}([ -])[0-9]{{4}}\1[0-9]{{4}}{_GROUP_AFTER})"
-    + _NUMBER_END,
-    re.ASCII,
-)
-
-_PREFECTURES = (
-    "北海道",
-    "東京都",
-    "大阪府",
-    "京都府",
-    *(
-        f"{name}県"
-        for name in [
-            "青森",
-            "岩手",
-            "宮城",
-            "秋田",
-            "山形",
-            "福島",
-            "茨城",
-            "栃木",
-            "群馬",
-            "埼玉",
-            "千葉",
-            "神奈川",
-            "新潟",
-            "富山",
-            "石川",
-            "福井",
-            "山梨",
-            "長野",
-            "岐阜",
-            "静岡",
-            "愛知",
-            "三重",
-            "滋賀",
-            "兵庫",
-            "奈良",
-            "和歌山",
-            "鳥取",
-            "島根",
-            "岡山",
-            "広島",
-            "山口",
-            "徳島",
-            "香川",
-            "愛媛",
-            "高知",
-            "福岡",
-            "佐賀",
-            "長崎",
-            "熊本",
-            "大分",
-            "宮崎",
-            "鹿児島",
-            "沖縄",
-        ]
-    ),
-)
-_KANA_KANJI = "[\u3005\u3006\u3041-\u3096\u30a1-\u30fa\u30fc\u4e00-\u9fff]"
-_MUNICIPALITY = "[市区町村郡]"
-_NOT_MUNICIPALITY = "(?:(?![市区町村郡])" + _KANA_KANJI + ")"
-_BLOCK_NUMBER = "[1-9][0-9]{0,4}"
-_BLOCK = (
-    rf"(?:(?:{_BLOCK_NUMBER}|[一二三四五六七八九十]{{1,3}})丁目"  # 1丁目2番3号, 一丁目9-1
-    rf"(?:{_BLOCK_NUMBER}(?:番地?(?:[0-9]{{1,5}}号?)?|-[0-9]{{1,5}}(?:-[0-9]{{1,5}})?|号))?"
-    rf"|{_BLOCK_NUMBER}番地?(?:[0-9]{{1,5}}号?|-[0-9]{{1,5}})?"  # 2番地, 2番3号
-    rf"|{_BLOCK_NUMBER}(?:-[0-9]{{1,5}}){{1,3}})"  # 1-2-3, 1-2-3-101
-    r"(?![0-9])(?!-[0-9])"
-)
-# A street address needs a municipality (市区町村郡) and a block number after it; Sapporo's 北1条西2丁目 is allowed.
-# The run up to the first 市区町村郡 has one way to match, so only the tail before the block backtracks.
-_LOCALITY = rf"{_NOT_MUNICIPALITY}{{0,30}}{_MUNICIPALITY}(?:{_KANA_KANJI}| |[0-9]{{1,2}}条){{0,30}}?{_BLOCK}"
-_PREFECTURE = "(?:" + "|".join(_PREFECTURES) + ")"
-_POSTAL = r"〒 ?[0-9]{3}-?[0-9]{4}(?![0-9])"
-_ADDRESS = re.compile(
-    rf"{_POSTAL}(?: ?(?:{_PREFECTURE} ?)?{_LOCALITY})?|{_PREFECTURE} ?{_LOCALITY}",
-    re.ASCII,
-)
+_NAME = re.compile(NAME)
+_NAME_CHARS = 6
 
 
-def _digits(text: str) -> str:
-    """The ASCII digits of ``text``, in order."""
-    return "".join(char for char in text if char in _ASCII_DIGITS)
+class _Folded:
+    """``text`` folded for matching, with where each folded character came from in ``text``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] | None = None
+        self.ends: list[int] | None = None
+        if text.isascii():
+            self.folded = text
+            return
+        quick = text.translate(_ONE_TO_ONE)
+        if unicodedata.is_normalized("NFKC", quick) and len(strip_invisible(quick)) == len(quick):
+            # The usual case: the same length, so offsets need no map.
+            self.folded = _long_vowels_after_digits(quick)
+        else:
+            self._fold_mapped()
+
+    def _fold_mapped(self) -> None:
+        folded: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for index, char in enumerate(self.text):
+            if not char.isascii() and (not strip_invisible(char) or unicodedata.category(char) == "Cf"):
+                continue
+            piece = char if char.isascii() else unicodedata.normalize("NFKC", char)
+            if piece and unicodedata.combining(piece[0]) and folded:
+                # A mark folded apart from its base (ｶﾞ): compose it back, as NFKC of the whole would.
+                joined = unicodedata.normalize("NFC", folded[-1] + piece[0])
+                if len(joined) == 1:
+                    folded[-1], ends[-1], piece = joined, index + 1, piece[1:]
+            for part in piece:
+                if part in _DASHES or (part == "ー" and folded and folded[-1] in _ASCII_DIGITS):
+                    part = "-"
+                folded.append(part)
+                starts.append(index)
+                ends.append(index + 1)
+        self.folded, self.starts, self.ends = "".join(folded), starts, ends
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of ``text`` that folded into ``folded[start:end]``."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
 
 
-def _luhn_valid(digits: str) -> bool:
-    """Whether ``digits`` pass the Luhn check used by payment cards."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+def _long_vowels_after_digits(text: str) -> str:
+    """ー after a digit is a dash ("０９０ー１２３４"); anywhere else it is a long vowel."""
+    if "ー" not in text:
+        return text
+    chars = list(text)
+    for index in range(1, len(chars)):
+        if chars[index] == "ー" and chars[index - 1] in _ASCII_DIGITS:
+            chars[index] = "-"
+    return "".join(chars)
 
 
-def _my_number_valid(digits: str) -> bool:
-    """Whether twelve digits carry the 個人番号 check digit (weights n+1 for n<=6, n-5 above, mod 11)."""
-    total = sum(int(char) * (n + 1 if n <= 6 else n - 5) for n, char in enumerate(reversed(digits[:11]), start=1))
-    remainder = total % 11
-    return int(digits[11]) == (0 if remainder <= 1 else 11 - remainder)
-
-
-def _phone_valid(match: str) -> bool:
-    """International numbers have 8–15 digits, domestic ones 10 or 11."""
-    count = len(_digits(match))
-    return 8 <= count <= 15 if match.startswith("+") else 10 <= count <= 11
-
-
-# Where two kinds claim overlapping text, the longer match wins; on a tie, the earlier rule here.
-_RULES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
-    ("email", _EMAIL, None),
-    ("phone", _PHONE, _phone_valid),
-    ("card", _CARD, lambda match: _luhn_valid(_digits(match))),
-    ("my_number", _MY_NUMBER, lambda match: _my_number_valid(_digits(match))),
-    ("address", _ADDRESS, None),
-)
-
-
-def _fold(text: str) -> tuple[str, list[int] | None]:
-    """NFKC-fold ``text`` character by character, with the original index of each folded character."""
-    if text.isascii():
-        return text, None
-    if unicodedata.is_normalized("NFKC", text):  # the usual case: same length, so offsets need no map
-        return _DIGIT_LONG_VOWEL.sub("-", text.translate(_DASH_TABLE)), None
-    folded: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        for part in char if char.isascii() else unicodedata.normalize("NFKC", char):
-            if part in _DASHES or (part == "ー" and folded and folded[-1] in _ASCII_DIGITS):
-                part = "-"
-            folded.append(part)
-            origin.append(index)
-    return "".join(folded), origin
+def _name_start(folded: str, start: int) -> int:
+    """Where the place name that ends at ``start`` begins (up to ``_NAME_CHARS`` back)."""
+    begin = start
+    while begin > 0 and start - begin < _NAME_CHARS and _NAME.match(folded[begin - 1]):
+        begin -= 1
+    return begin
 
 
 def _find(text: str, kinds: frozenset[str]) -> list[Finding]:
     """Non-overlapping findings of ``kinds`` in ``text``, sorted by position."""
-    folded, origin = _fold(text)
+    folded = _Folded(text)
     candidates: list[tuple[int, int, int, str]] = []
-    for rank, (kind, pattern, valid) in enumerate(_RULES):
-        if kind not in kinds:
+    for rank, rule in enumerate(RULES):
+        if rule.kind not in kinds or (rule.needs is not None and not rule.needs.search(folded.folded)):
             continue
-        for match in pattern.finditer(folded):
-            if valid is None or valid(match.group()):
-                start, end = match.span()
-                if origin is not None:
-                    start, end = origin[start], origin[end - 1] + 1
-                candidates.append((start, -(end - start), rank, kind))
+        for match in rule.pattern.finditer(folded.folded):
+            if rule.valid is not None and not rule.valid(match):
+                continue
+            start, end = rule.span(match)
+            if rule.named:
+                start = _name_start(folded.folded, start)
+            if start == end:
+                continue
+            start, end = folded.span(start, end)
+            candidates.append((start, -(end - start), rank, rule.kind))
     findings: list[Finding] = []
     for start, negative_length, _rank, kind in sorted(candidates):
         if not findings or start >= findings[-1].end:

@@ -13,12 +13,18 @@ import bot
 import policies
 from bot.audit import AuditEntry
 from bot.core import Completed, Decided, InboundMessage, Pipeline, SourcesFound, TextDelta
+from bot.core.conversation import Conversation, PlatformParts
 from bot.core.pipeline import PipelineConfig
+from bot.core.types import HistoryMessage, Turn
 from bot.identity import FileDirectory
+from bot.redaction import redact
 from bot.wiring import StaticPolicy
 from knowledge.store import SearchHit
-from llm import ChatMessage
+from llm import ChatMessage, OpenAIChatModel
 from llm.errors import ModelServerError
+from tests.fakes.chat import ListAudit, MemoryHistory, MemoryLedger, MemoryTransport, RecordingAdmin, ScopedRetriever
+from tests.fakes.kura import POLICY, mention
+from tests.fakes.openai_server import FakeOpenAI, local_client
 
 pytestmark = pytest.mark.unit
 
@@ -219,3 +225,127 @@ async def test_a_finished_answer_waits_briefly_for_its_audit_record(failures: in
     assert status == reply.status
     assert (reply.audit_id is not None) == (status == "answered")
     assert (1 if status == "answered" else 0) == len(audit.entries)
+
+
+# --- what a thread may send to the second endpoint ---------------------------------------------------------------
+
+CONFIDENTIAL = SearchHit(2, 2, "hr/pay.md", "給与規程", "G3 の基本給は月額32万円〜38万円。", ("group:hr",), 2, 0.05)
+PUBLIC = SearchHit(3, 3, "public/overview.md", "会社概要", "設立は2001年。taro@example.co.jp", ("public",), 0, 0.3)
+#: Words of the confidential answer; none may appear in anything the second endpoint receives.
+SECRET_WORDS = ("32万", "38万", "基本給", "給与規程", "hr/pay.md")
+
+
+class Thread:
+    """A DM conversation on the in-memory platform with two OpenAI-protocol fakes: the local model and
+    the second (cloud) endpoint, which the policy allows for public data."""
+
+    def __init__(self, local: FakeOpenAI, cloud: FakeOpenAI) -> None:
+        self.local, self.cloud = local, cloud
+        self.clients = [local_client(local.url), local_client(cloud.url)]
+        text = POLICY.read_text(encoding="utf-8").replace(
+            "routing:\n  public: [local]", "routing:\n  public: [secondary, local]"
+        )
+        policy = StaticPolicy(policies.load_policy_text(text))
+        directory = FileDirectory.load(Path(bot.__file__).parent / "sample" / "directory.yaml")
+        self.retriever, self.audit, self.history = ScopedRetriever([CONFIDENTIAL, PUBLIC]), ListAudit(), MemoryHistory()
+        pipeline = Pipeline(
+            directory,
+            policy,
+            self.retriever,
+            OpenAIChatModel(self.clients[0], "local", max_tokens=64, temperature=0.0),
+            self.audit,
+            PipelineConfig(top_k=5),
+            secondary=OpenAIChatModel(self.clients[1], "cloud", max_tokens=64, temperature=0.0),
+            redact=redact,
+        )
+        parts = PlatformParts(MemoryTransport(), directory, pipeline, self.history)
+        self.conversation = Conversation(
+            parts, ledger=MemoryLedger(), feedback=self.audit, admin=RecordingAdmin(), policy=policy
+        )
+
+    def cloud_saw(self) -> str:
+        """Every message of every request the second endpoint received."""
+        return "\n".join(str(m["content"]) for body in self.cloud.requests for m in body["messages"])
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
+@pytest.fixture
+async def thread() -> AsyncIterator[Thread]:
+    async with (
+        FakeOpenAI("G3 の基本給は月額32万円〜38万円です [1]") as local,
+        FakeOpenAI("設立は2001年です [1]") as cloud,
+    ):
+        t = Thread(local, cloud)
+        try:
+            yield t
+        finally:
+            await t.close()
+
+
+def _dm(text: str, ts: str, thread: str | None = None) -> InboundMessage:
+    return mention(text, user="carol@example.co.jp", channel=None, ts=ts, thread=thread or ts)
+
+
+async def _confidential_start(t: Thread) -> None:
+    """carol (HR) asks about pay in a DM: a confidential answer, from the local model."""
+    first = await t.conversation.handle(_dm("G3の給与は？", "1.0"))
+    assert first is not None
+    assert ("answered", "local") == (first.status, t.audit.entries[-1].endpoint)
+    t.history.add(
+        "D-carol@example.co.jp",
+        "1.0",
+        HistoryMessage("1.0", "person", "G3の給与は？"),
+        HistoryMessage("1.1", "kura", first.text),
+        HistoryMessage("2.0", "person", "基本給 32万円〜38万円 というのは税込み？"),
+    )
+    t.retriever.hits = [PUBLIC]  # the follow-up finds public documents only
+
+
+async def test_a_fresh_public_question_may_go_to_the_second_endpoint(thread: Thread) -> None:
+    """The control: a new DM question that retrieves only public documents goes out, PII redacted."""
+    thread.retriever.hits = [PUBLIC]
+    reply = await thread.conversation.handle(_dm("設立はいつ？", "5.0"))
+    assert reply is not None
+    assert ("answered", "secondary") == (reply.status, thread.audit.entries[-1].endpoint)
+    assert "設立は2001年" in thread.cloud_saw()
+    assert "taro@example.co.jp" not in thread.cloud_saw()
+
+
+async def test_a_confidential_turn_of_the_thread_never_reaches_the_second_endpoint(thread: Thread) -> None:
+    """A DM thread with a confidential answer, then a follow-up retrieving only public documents:
+    nothing of the earlier turns (Kura's answer, the person's quote of it) goes out; the follow-up
+    is answered by the local model, which may see the thread."""
+    await _confidential_start(thread)
+    reply = await thread.conversation.handle(_dm("会社の設立はいつ？", "3.0", thread="1.0"))
+    assert reply is not None
+    assert "answered" == reply.status
+    for word in SECRET_WORDS:
+        assert word not in thread.cloud_saw(), word
+    assert "local" == thread.audit.entries[-1].endpoint
+    seen_locally = "\n".join(str(m["content"]) for m in thread.local.requests[-1]["messages"])
+    assert "基本給 32万円〜38万円 というのは税込み？" in seen_locally  # the history still helps the answer
+
+
+async def test_a_follow_up_whose_thread_cannot_be_read_stays_local(thread: Thread) -> None:
+    """The platform's history failing leaves no turns to check; the question is still a reply in a
+    thread that may quote a confidential answer, so it does not go out either."""
+    await _confidential_start(thread)
+    thread.history.down = True
+    reply = await thread.conversation.handle(_dm("さっきの32万円の件、設立はいつ？", "3.0", thread="1.0"))
+    assert reply is not None
+    assert "answered" == reply.status
+    assert [] == thread.cloud.requests
+    assert "local" == thread.audit.entries[-1].endpoint
+
+
+async def test_history_handed_to_the_pipeline_keeps_the_request_local() -> None:
+    """Turns given directly (console, jobs) count as history too: the second endpoint gets nothing."""
+    pipeline, local, cloud, audit = _routed([PUBLIC_HIT], "routing:\n  public: [secondary, local]")
+    turns = (Turn("user", "G3の給与は？"), Turn("assistant", "G3 の基本給は月額32万円〜38万円です"))
+    await pipeline.answer(InboundMessage("cli", "alice@example.co.jp", "founded?", history=turns))
+    assert [] == cloud.prompts
+    assert "32万円" in "\n".join(m.content for m in local.prompts[0])
+    assert "local" == audit.entries[0].endpoint

@@ -219,3 +219,67 @@ def test_retention_per_data_class_with_its_line() -> None:
         f"p.yaml:15: retention.answer_text (730 days) {tail}",
         f"p.yaml:14: retention.question_text (forever) {tail}",
     ] == sorted(longer.warnings, reverse=True)
+
+
+KANA_TOPIC = """\
+topics:
+  - name: compensation
+    allow: [group:hr]
+    keywords: [給与, salary, キュウヨ, "base pay", ＢＯＮＵＳ, "G3 給与"]
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ＳＡＬＡＲＹ table?",  # full-width
+        "What is my SALARY?",
+        "給\u200b与は？",  # zero-width space inside
+        "給\u2060与は？",  # word joiner inside
+        "給\u00ad与は？",  # soft hyphen inside
+        "給\ufe00与は？",  # variation selector inside
+        "給 与は？",  # a space inside a Japanese keyword
+        "給\u3000与は？",  # an ideographic space
+        "給\n与は？",
+        "ｷｭｳﾖ明細",  # half-width katakana
+        "きゅうよ",  # hiragana for the katakana keyword
+        "sal\u200dary",
+        "s\u0430l\u0430ry",  # Cyrillic а
+        "ѕаlаrу",  # all Cyrillic look-alikes
+        "sa\u0301lary",  # a combining mark
+        "BASE  PAY",  # spaces collapse in a multi-word keyword
+        "base\u00a0pay",  # no-break space
+        "ｂｏｎｕｓ",
+        "G3給与",  # a keyword's own space is optional in Japanese
+        "g 3 給 与",
+    ],
+)
+def test_topic_keywords_match_however_they_are_typed(text: str) -> None:
+    """Keyword and question are folded alike (NFKC, case, invisible characters, look-alikes, spaces
+    in Japanese): width, case and hidden characters do not get a restricted question through."""
+    policy = load_policy_text(BASE + KANA_TOPIC, "p.yaml")
+    assert "topic_restricted" == decide(policy, Request("ask", ALICE, text=text)).reason_code
+
+
+@pytest.mark.parametrize("text", ["ship a year", "Pa Yokohama office", "給付と与党", "給料と賞与"])
+def test_topic_keywords_do_not_match_across_words_in_english(text: str) -> None:
+    """Spaces are dropped for Japanese keywords only: English words do not run together into one
+    ("ship a year" is not "pay"), and a Japanese keyword still needs its characters in a row."""
+    rules = "topics:\n  - name: t\n    allow: [group:hr]\n    keywords: [pay, salary, 給与]\n"
+    policy = load_policy_text(BASE + rules, "p.yaml")
+    assert decide(policy, Request("ask", ALICE, text=text)).allowed
+
+
+def test_topic_keywords_are_folded_when_the_policy_loads() -> None:
+    """A keyword written full-width, upper case or with a hidden character is stored folded, and two
+    spellings of one keyword are reported as an overlap."""
+    policy = load_policy_text(BASE + KANA_TOPIC, "p.yaml")
+    assert ("給与", "salary", "キュウヨ", "base pay", "bonus", "g3給与") == policy.topics[0].keywords
+    kana = "topics:\n  - name: t\n    allow: [group:hr]\n    keywords: [きゅうよ]\n"
+    hiragana = load_policy_text(BASE + kana, "p.yaml")
+    assert ("キュウヨ",) == hiragana.topics[0].keywords
+    twice = (
+        "topics:\n  - name: a\n    allow: [group:hr]\n    keywords: [ＳＡＬＡＲＹ]\n"
+        "  - name: b\n    allow: [group:hr]\n    keywords: [salary]\n"
+    )
+    assert any("overlap" in w for w in check_policy_text(BASE + twice, "p.yaml").warnings)
