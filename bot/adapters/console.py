@@ -1,10 +1,18 @@
-"""The terminal adapter: a line typed by a chosen user in, the streamed reply out."""
+"""The terminal adapter: a line typed by a chosen user in, the streamed reply out.
+
+Nothing reaches the terminal as it was written elsewhere: the answer is the core's sanitised text,
+document titles and paths are cleaned like it (:func:`sanitize_label`), and every other word from
+outside (policy messages and reasons) loses escape sequences and control characters; all of it is
+escaped for rich's markup.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
 
+from bot.core.messages import say
+from bot.core.sanitize import printable, sanitize_label
 from bot.core.types import Completed, Decided, InboundMessage, PipelineEvent, Reply, SourcesFound, TextDelta
 from policies import explain
 
@@ -14,6 +22,11 @@ __all__ = ["ConsoleRenderer", "to_inbound"]
 def to_inbound(line: str, user: str, channel_id: str | None) -> InboundMessage:
     """A typed line as an InboundMessage from ``user`` (an email), in a channel or direct."""
     return InboundMessage(platform="console", user=user, text=line.strip(), channel_id=channel_id)
+
+
+def _shown(text: str) -> str:
+    """Words from outside as rich markup that prints them as they are, and nothing else."""
+    return escape(printable(text))
 
 
 class ConsoleRenderer:
@@ -31,18 +44,18 @@ class ConsoleRenderer:
             d = event.decision
             if d.allowed and d.scope is not None:
                 self._console.print(
-                    f"[dim]policy: allowed · roles {', '.join(d.roles) or '-'} · "
+                    f"[dim]policy: allowed · roles {_shown(', '.join(d.roles)) or '-'} · "
                     f"clearance {d.scope.clearance.label} · reply {d.visibility}[/dim]"
                 )
             else:
-                self._console.print(f"[dim]policy: denied ({escape(d.reason_code)}: {escape(d.reason)})[/dim]")
+                self._console.print(f"[dim]policy: denied ({_shown(d.reason_code)}: {_shown(d.reason)})[/dim]")
             if self._show_rules:
-                self._console.print(f"[dim]{escape(explain(d))}[/dim]")
+                self._console.print(f"[dim]{_shown(explain(d))}[/dim]")
         elif isinstance(event, SourcesFound):
             self._console.print(f"[dim]searched: {len(event.citations)} readable document(s)[/dim]")
         elif isinstance(event, TextDelta):
             self._streamed = True
-            self._console.print(escape(event.text), end="", soft_wrap=True, highlight=False)
+            self._console.print(_shown(event.text), end="", soft_wrap=True, highlight=False)
         elif isinstance(event, Completed):
             self._finish(event.reply)
 
@@ -50,13 +63,13 @@ class ConsoleRenderer:
         if self._streamed:
             self._console.print()
             if reply.status != "answered":
-                self._console.print(f"[yellow]{escape(reply.text)}[/yellow]")
+                self._console.print(f"[yellow]{_shown(reply.text)}[/yellow]")
         else:
             style = "yellow" if reply.status in ("refused", "unavailable") else "default"
-            self._console.print(f"[{style}]{escape(reply.text)}[/{style}]")
+            self._console.print(f"[{style}]{_shown(reply.text)}[/{style}]")
         if reply.citations:
-            label = "出典" if reply.language == "ja" else "Sources"
-            self._console.print(f"[bold]{label}:[/bold]")
+            self._console.print(f"[bold]{say('sources', reply.language)}:[/bold]")
             for c in reply.citations:
-                self._console.print(f"  [{c.number}] {escape(c.title)} — [cyan]{escape(c.source)}[/cyan]")
-        self._console.print(f"[dim]audit: {reply.audit_id or 'not recorded'}[/dim]\n")
+                title, source = escape(sanitize_label(c.title)), escape(sanitize_label(c.source))
+                self._console.print(f"  [{c.number}] {title} — [cyan]{source}[/cyan]", highlight=False)
+        self._console.print(f"[dim]audit: {_shown(reply.audit_id or 'not recorded')}[/dim]\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from rich.console import Console
@@ -16,7 +17,21 @@ from bot.errors import InputError
 from bot.settings import KuraSettings
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 
-__all__ = ["ask", "demo", "exit_code", "reply_json"]
+__all__ = ["ask", "demo", "exit_code", "json_line", "reply_json"]
+
+# Characters a terminal or a viewer may act on or hide that json.dumps leaves as they are with
+# ensure_ascii=False (it escapes only C0): DEL and C1 (8-bit escape sequences), bidi controls,
+# zero-width characters, line separators, tag characters.
+_UNSAFE = re.compile(
+    "[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+    "\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+
+
+def _u_escape(m: re.Match[str]) -> str:
+    # As JSON writes it: \uXXXX, a surrogate pair beyond the BMP.
+    data = m.group(0).encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2))
 
 
 def reply_json(reply: Reply) -> dict[str, object]:
@@ -33,6 +48,13 @@ def reply_json(reply: Reply) -> dict[str, object]:
         "audit_id": reply.audit_id,
         "status": reply.status,
     }
+
+
+def json_line(reply: Reply) -> str:
+    """``reply_json`` as one line. Titles and paths are data and stay as the documents have them;
+    every character a terminal could act on is escaped, so printing the line is safe and parsing it
+    gives the text back exactly."""
+    return _UNSAFE.sub(_u_escape, json.dumps(reply_json(reply), ensure_ascii=False))
 
 
 def exit_code(reply: Reply) -> int:
@@ -54,7 +76,7 @@ async def ask(settings: KuraSettings, args: argparse.Namespace) -> int:
         message = to_inbound(args.question, args.user, args.channel)
         if args.json:
             reply = await rt.pipeline.answer(message)
-            print(json.dumps(reply_json(reply), ensure_ascii=False))
+            print(json_line(reply))
             return exit_code(reply)
         renderer = ConsoleRenderer(Console(highlight=False))
         final: Reply | None = None

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.render import FEEDBACK_UP
+from bot.adapters.slack.render import FEEDBACK_UP, plain
 from bot.adapters.slack.translate import (
     admin_args,
     event_id_of,
@@ -74,7 +74,7 @@ def build_app(
         await ack()
         args = admin_args(str(command.get("text", "")))
         reply = await conversation.command(str(command["user_id"]), args, command.get("channel_id"))
-        await respond(text=reply.text, response_type="ephemeral")
+        await respond(text=plain(reply.text), response_type="ephemeral")
 
     @app.action(re.compile(r"^kura_feedback_(up|down)$"))
     async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.render import answer_messages, placeholder
+from bot.adapters.slack.render import answer_messages, mrkdwn, placeholder
 from bot.core.types import Reply
 from bot.errors import Language
 
@@ -108,7 +108,7 @@ class SlackReplyStream:
                 self._sent = len(self._text)
         else:
             await self._client.chat_update(
-                channel=self._channel, ts=self._ts, text=self._text[:_PARTIAL_LIMIT] + _CURSOR
+                channel=self._channel, ts=self._ts, text=mrkdwn(self._text[:_PARTIAL_LIMIT]) + _CURSOR
             )
 
     async def finish(self, reply: Reply) -> None:
