@@ -23,8 +23,8 @@ __all__ = [
     "FEEDBACK_UP",
     "answer_messages",
     "mrkdwn",
-    "plain",
     "placeholder",
+    "plain",
     "sources_block",
     "split_text",
 ]
