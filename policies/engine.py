@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -139,10 +140,20 @@ def scope_of(readers: Sequence[Reader]) -> Scope:
 def _minimal(sets: list[frozenset[str]]) -> tuple[frozenset[str], ...]:
     """Drop sets implied by others: a chunk matching subset A also matches any superset of A."""
     unique = sorted(set(sets), key=lambda s: (len(s), sorted(s)))
+    # A kept set can only be inside a candidate that holds its rarest element, so each kept set is
+    # filed under that one element and a candidate checks only those filed under its own: near
+    # linear for a channel of thousands, where every set holds its member's own user principal.
+    seen = Counter(element for s in unique for element in s)
+    filed: dict[str, list[frozenset[str]]] = {}
     kept: list[frozenset[str]] = []
     for candidate in unique:
-        if not any(k <= candidate for k in kept):
-            kept.append(candidate)
+        if any(k <= candidate for element in candidate for k in filed.get(element, ())):
+            continue
+        kept.append(candidate)
+        if candidate:
+            filed.setdefault(min(candidate, key=lambda e: (seen[e], e)), []).append(candidate)
+        else:
+            return (candidate,)  # the empty set is inside every set: nothing else matters
     return tuple(kept)
 
 

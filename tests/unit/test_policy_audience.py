@@ -202,3 +202,21 @@ def test_policy_check_warns_when_someone_in_the_directory_lacks_the_workspace_au
     assert "alice@example.co.jp, bob@example.co.jp could join a public channel" in warning
     fine = check_policy_text(BASE + WORKSPACE_STAFF, "p.yaml", frozenset({"all-staff"}), people)
     assert not any("not held by everyone" in w for w in fine.warnings)
+
+
+def test_reader_sets_are_reduced_to_the_minimal_ones() -> None:
+    """However many members, the reader sets kept are exactly the minimal ones: each input set holds
+    one of them, and none holds another (checked against the definition on random families)."""
+    import random
+
+    from policies.engine import _minimal
+
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    universe = [f"group:g{i}" for i in range(6)]
+    for _ in range(500):
+        family = [frozenset(rng.sample(universe, rng.randint(0, 4))) for _ in range(rng.randint(0, 12))]
+        kept = _minimal(family)
+        assert all(any(k <= s for k in kept) for s in family)
+        assert all(not (a < b) for a in kept for b in kept)
+        assert set(kept) <= set(family)
+        assert set(kept) == {s for s in family if not any(o < s for o in family)}
