@@ -149,6 +149,42 @@ class SlackSettings(BaseModel):
         return self.bot_token is not None and (self.app_token is not None or self.signing_secret is not None)
 
 
+class TeamsSettings(BaseModel):
+    """The Teams bot (an Entra app registration, single-tenant). Names are part of the public
+    contract (DESIGN.md); Teams activities arrive at ``/api/messages`` on the HTTP host."""
+
+    app_id: str | None = None
+    app_password: SecretStr | None = None
+    #: A PEM with the app's certificate and private key, instead of a password.
+    cert_file: Path | None = None
+    tenant_id: str | None = None
+    #: Where inbound tokens' signing keys are found (the Bot Framework's by default).
+    openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    #: Token issuers accepted on inbound requests (the Bot Framework's; add your tenant's Entra issuer
+    #: for tokens Entra issues directly). Nothing else is accepted.
+    issuers: list[str] = ["https://api.botframework.com"]
+    #: Where Kura gets its own tokens for the Bot Connector (Entra by default; the tenant is added).
+    token_authority: str = "https://login.microsoftonline.com"  # noqa: S105 - a URL, not a secret
+    #: Hosts an activity's ``serviceUrl`` may name: replies go nowhere else.
+    service_url_hosts: list[str] = ["smba.trafficmanager.net"]
+
+    @field_validator("app_password", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @property
+    def configured(self) -> bool:
+        """True when an app id and a credential (password or certificate) are set."""
+        return bool(self.app_id) and (self.app_password is not None or self.cert_file is not None)
+
+
+class GraphSettings(BaseModel):
+    """Microsoft Graph (Entra groups as the directory, meeting transcripts), called with httpx."""
+
+    base_url: str = "https://graph.microsoft.com/v1.0"
+
+
 class HttpSettings(BaseModel):
     """Where ``kura serve``'s one HTTP host listens: adapters' routes (Slack HTTP mode:
     ``/slack/events``), ``/healthz``, ``/readyz`` and ``/metrics``. Port 0 picks a free port."""
@@ -218,5 +254,7 @@ class KuraSettings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     slack: SlackSettings = SlackSettings()
+    teams: TeamsSettings = TeamsSettings()
+    graph: GraphSettings = GraphSettings()
     http: HttpSettings = HttpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
