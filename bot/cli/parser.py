@@ -133,7 +133,25 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = models.add_parser("fetch", help="fetch and verify a local model's weights")
     fetch.add_argument("model", nargs="?", help="catalog id (default: the configured one)")
     fetch.set_defaults(handler="bot.cli.admin:models_fetch")
+    _teams_commands(sub)
     return parser
+
+
+def _teams_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kura teams package``."""
+    teams = sub.add_parser("teams", help="Microsoft Teams").add_subparsers(
+        dest="teams_command", required=True, metavar="SUBCOMMAND"
+    )
+    package = teams.add_parser("package", help="the Teams app package to upload (manifest and icons)")
+    package.add_argument("--out", default="kura-teams.zip", metavar="FILE", help="default: ./kura-teams.zip")
+    package.add_argument("--host", help="the public host of kura serve (added to validDomains and the URLs)")
+    package.add_argument("--app-version", metavar="V", help="MAJOR.MINOR.PATCH (default: Kura's version)")
+    package.add_argument("--developer-name", default="Kura operator", metavar="NAME")
+    package.add_argument("--website-url", metavar="URL")
+    package.add_argument("--privacy-url", metavar="URL")
+    package.add_argument("--terms-url", metavar="URL")
+    package.add_argument("--json", action="store_true", help="print {path, app_id, manifest_version, files}")
+    package.set_defaults(handler="bot.cli.teams:teams_package")
 
 
 def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

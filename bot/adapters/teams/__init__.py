@@ -1,5 +1,3 @@
-"""The Teams adapter (issue 9). So far: inbound authentication of activity requests (``auth.py``)."""
-
-from bot.adapters.teams.auth import AuthError, InboundAuth, check_service_url, guarded
-
-__all__ = ["AuthError", "InboundAuth", "check_service_url", "guarded"]
+"""The Teams adapter (issue 9). So far: inbound authentication of activity requests (``auth.py``)
+and the app package (``package.py``). Import the modules themselves: ``kura teams package`` must
+not load the token libraries ``auth`` needs."""
