@@ -19,8 +19,7 @@ import copy
 import itertools
 import json
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
@@ -37,6 +36,7 @@ from tests.fakes.bot_connector_wire import (
     error_body,
     stream_info,
 )
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["Call", "Conversation", "FakeBotConnector", "Stream", "TeamsUser"]
 
@@ -59,7 +59,7 @@ def _base_conversation_id(conversation_id: str) -> str:
     return conversation_id.split(";", 1)[0]
 
 
-class FakeBotConnector:
+class FakeBotConnector(LocalServer):
     """The Bot Connector on 127.0.0.1 with an in-memory tenant: users, teams and conversations."""
 
     def __init__(
@@ -86,14 +86,10 @@ class FakeBotConnector:
         self._injected: dict[str, list[_Injected]] = {}
         self._ids = itertools.count(1_700_000_000_000)
         self._call_arrived = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeBotConnector is already started")
+    def _app(self) -> web.Application:
         app = web.Application()
         conversation = PREFIX + "/v3/conversations/{conversation_id}"
         routes: list[tuple[str, str, str]] = [
@@ -109,36 +105,12 @@ class FakeBotConnector:
         for method, path, operation in routes:
             app.router.add_route(method, path, self._endpoint(operation))
         app.router.add_route("*", "/{tail:.*}", self._endpoint("unknown"))
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     @property
     def service_url(self) -> str:
         """The ``serviceUrl`` to put in inbound activities (with its path and trailing slash)."""
-        if self._port is None:
-            raise RuntimeError("FakeBotConnector is not started")
-        return f"http://127.0.0.1:{self._port}{PREFIX}/"
+        return f"{self.origin}{PREFIX}/"
 
     # ------------------------------------------------------------------ test controls
 

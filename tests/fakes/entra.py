@@ -20,13 +20,14 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["APP_ID", "BOT_FRAMEWORK_ISSUER", "CONNECTOR_SCOPE", "TENANT_ID", "FakeEntra", "SigningKey"]
 
@@ -70,7 +71,7 @@ def _unsigned(header: JSON, payload: JSON) -> str:
     return _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
 
 
-class FakeEntra:
+class FakeEntra(LocalServer):
     """The identity provider on 127.0.0.1 on a free port. ``clients`` maps client ids to secrets the
     token endpoint accepts; ``keys`` are the keys the JWKS publishes (the first one signs)."""
 
@@ -87,44 +88,20 @@ class FakeEntra:
         self.keys: list[SigningKey] = [SigningKey.generate("fake-key-1")]
         self.requests: list[tuple[str, str]] = []
         self.issued: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeEntra is already started")
+    def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/v1/.well-known/openidconfiguration", self._metadata)
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._metadata)
         app.router.add_get("/keys", self._jwks)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token_endpoint)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.stop()
+        return app
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeEntra is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self.origin
 
     @property
     def metadata_url(self) -> str:

@@ -24,11 +24,12 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import openai
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["Answer", "Exchange", "FakeOpenAI", "local_client", "pieces_of"]
 
@@ -66,7 +67,7 @@ class Exchange:
         return None if self.finished is None else self.finished - self.received
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """An OpenAI-compatible chat server on 127.0.0.1 with a fixed, timed answer.
 
     Args:
@@ -108,46 +109,20 @@ class FakeOpenAI:
         self.model = model
         self.requests: list[JSON] = []
         self.exchanges: list[Exchange] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._ids = 0
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Serve on 127.0.0.1 on a free port."""
-        if self._runner is not None:
-            raise RuntimeError("FakeOpenAI is already started")
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Stop serving (open streams are cut)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        return app
 
     @property
     def url(self) -> str:
         """The ``base_url`` for ``openai.AsyncOpenAI`` (ends in ``/v1``)."""
-        if self._port is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return f"http://127.0.0.1:{self._port}/v1"
+        return f"{self.origin}/v1"
 
     # ------------------------------------------------------------------ handlers
 
