@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import aclosing
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.audit import AuditEntry, TextCipher
+from bot.audit import AuditEntry, AuditStore, TextCipher
 from bot.audit.chain import GENESIS, hashed_fields, record_hash, sha256_text
+from bot.audit.export import export_rows, write_jsonl
 from bot.audit.models import AuditRecord
 
 __all__ = ["entry", "raw_sql", "rewrite_chain", "version_1_records"]
@@ -116,3 +120,45 @@ async def version_1_records(dba: AsyncEngine, key: bytes, count: int) -> list[di
     async with dba.begin() as conn:
         await conn.execute(insert(AuditRecord), rows)
     return rows
+
+
+def export_entry(i: int) -> AuditEntry:
+    """Record ``i`` of an export test: every field set, text with quotes, commas and a line break."""
+    return AuditEntry(
+        platform="slack",
+        user_ref="U123",
+        user_email="alice@example.co.jp",
+        action="ask",
+        allowed=i % 2 == 0,
+        reason_code="allowed" if i % 2 == 0 else "no_role",
+        status="answered" if i % 2 == 0 else "refused",
+        question=f'経費精算の締め日は？ "quoted", comma #{i}',
+        answer=f"毎月25日です。[1]\n二行目 #{i}",
+        latency_ms=1200 + i,
+        channel_id="C-ALL" if i % 2 == 0 else None,
+        thread_id="1700000000.000100",
+        rules=["role:employee allows ask", f"rule {i}"],
+        retrieved=[
+            {
+                "chunk_id": i,
+                "document_id": 10 + i,
+                "source": "handbook/経費精算.md",
+                "acl": ["group:all-staff"],
+                "classification": "internal",
+                "score": 0.8123,
+            }
+        ],
+        model="test-model",
+        prompt_version="answer-v1",
+        policy_version="abc",
+        first_token_ms=300 if i % 2 == 0 else None,
+    )
+
+
+async def exported_jsonl(audit: AuditStore, **options: object) -> list[dict[str, object]]:
+    """``export_rows`` written as JSONL and read back, one dict per record."""
+    out = io.StringIO()
+    async with aclosing(export_rows(audit, **options)) as rows:  # type: ignore[arg-type]
+        await write_jsonl(rows, out)
+    assert out.getvalue().endswith("\n") or out.getvalue() == ""
+    return [json.loads(line) for line in out.getvalue().splitlines()]

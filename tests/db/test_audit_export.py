@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -13,23 +12,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditEntry, AuditStore, TextCipher
 from bot.audit.chain import GENESIS, record_hash
-from bot.audit.checkpoint import (
-    ChainHead,
-    format_line,
-    head_problem,
-    parse,
-    read_head,
-    sign,
-    to_json,
-    verify_checkpoint,
-    verify_signature,
-)
 from bot.audit.export import (
     FIELDS,
     TEXT_FIELDS,
@@ -42,60 +29,17 @@ from bot.audit.export import (
     write_csv,
     write_jsonl,
 )
-from bot.audit.signing import load_key
-from bot.cli.audit import audit_export
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError
-from bot.settings import DatabaseSettings, KuraSettings
-from tests.db.audit_support import raw_sql, rewrite_chain, version_1_records
+from tests.db.audit_support import export_entry, exported_jsonl, raw_sql, version_1_records
 
 pytestmark = pytest.mark.db
 
 
-def _entry(i: int) -> AuditEntry:
-    return AuditEntry(
-        platform="slack",
-        user_ref="U123",
-        user_email="alice@example.co.jp",
-        action="ask",
-        allowed=i % 2 == 0,
-        reason_code="allowed" if i % 2 == 0 else "no_role",
-        status="answered" if i % 2 == 0 else "refused",
-        question=f'経費精算の締め日は？ "quoted", comma #{i}',
-        answer=f"毎月25日です。[1]\n二行目 #{i}",
-        latency_ms=1200 + i,
-        channel_id="C-ALL" if i % 2 == 0 else None,
-        thread_id="1700000000.000100",
-        rules=["role:employee allows ask", f"rule {i}"],
-        retrieved=[
-            {
-                "chunk_id": i,
-                "document_id": 10 + i,
-                "source": "handbook/経費精算.md",
-                "acl": ["group:all-staff"],
-                "classification": "internal",
-                "score": 0.8123,
-            }
-        ],
-        model="test-model",
-        prompt_version="answer-v1",
-        policy_version="abc",
-        first_token_ms=300 if i % 2 == 0 else None,
-    )
-
-
-async def _jsonl(audit: AuditStore, **options: object) -> list[dict[str, object]]:
-    out = io.StringIO()
-    async with aclosing(export_rows(audit, **options)) as rows:  # type: ignore[arg-type]
-        await write_jsonl(rows, out)
-    assert out.getvalue().endswith("\n") or out.getvalue() == ""
-    return [json.loads(line) for line in out.getvalue().splitlines()]
-
-
 async def test_jsonl_round_trips_every_field(db: Database, audit: AuditStore) -> None:
     """Each line holds every field, in order, with the stored values; each row re-hashes to its hash."""
-    ids = [await audit.append(_entry(i)) for i in range(3)]
-    rows = await _jsonl(audit)
+    ids = [await audit.append(export_entry(i)) for i in range(3)]
+    rows = await exported_jsonl(audit)
     assert [1, 2, 3] == [r["seq"] for r in rows]
     assert ids == [r["id"] for r in rows]
     assert [list(FIELDS)] * 3 == [list(r) for r in rows]
@@ -128,8 +72,8 @@ async def test_jsonl_round_trips_every_field(db: Database, audit: AuditStore) ->
 async def test_csv_has_one_header_and_json_cells(audit: AuditStore) -> None:
     """CSV: the header is FIELDS; lists as JSON, booleans true/false, null empty; values survive."""
     for i in range(2):
-        await audit.append(_entry(i))
-    jsonl = await _jsonl(audit)
+        await audit.append(export_entry(i))
+    jsonl = await exported_jsonl(audit)
     out = io.StringIO(newline="")
     async with aclosing(export_rows(audit)) as rows:
         assert 2 == await write_csv(rows, out)
@@ -153,12 +97,12 @@ async def test_csv_has_one_header_and_json_cells(audit: AuditStore) -> None:
 async def test_since_and_until_filter_on_created_at(db: Database, audit: AuditStore, dba: AsyncEngine) -> None:
     """``since`` is inclusive, ``until`` exclusive; naive times are UTC; offsets are honoured."""
     for i in range(3):
-        await audit.append(_entry(i))
+        await audit.append(export_entry(i))
     for seq, when in ((1, "2025-01-01 00:00:00+00"), (2, "2025-06-01 00:00:00+00"), (3, "2026-01-01 00:00:00+00")):
         await raw_sql(dba, f"UPDATE audit_records SET created_at = '{when}' WHERE seq = {seq}")
 
     async def seqs(**options: object) -> list[object]:
-        return [r["seq"] for r in await _jsonl(audit, **options)]
+        return [r["seq"] for r in await exported_jsonl(audit, **options)]
 
     assert [2, 3] == await seqs(since=parse_when("2025-06-01", "--since"))
     assert [1, 2] == await seqs(until=parse_when("2026-01-01", "--until"))
@@ -183,30 +127,30 @@ def test_parse_when_accepts_iso_and_rejects_the_rest() -> None:
 async def test_text_is_exported_only_when_asked_and_decrypted(audit: AuditStore) -> None:
     """No question/answer without include_text; with it, the original text in both formats."""
     for i in range(2):
-        await audit.append(_entry(i))
-    plain = await _jsonl(audit)
+        await audit.append(export_entry(i))
+    plain = await exported_jsonl(audit)
     assert all(not set(TEXT_FIELDS) & set(r) for r in plain)
     assert "経費精算の締め日は" not in json.dumps(plain, ensure_ascii=False)
 
-    with_text = await _jsonl(audit, include_text=True)
+    with_text = await exported_jsonl(audit, include_text=True)
     assert [*FIELDS, *TEXT_FIELDS] == list(with_text[0])
-    assert [_entry(i).question for i in range(2)] == [r["question"] for r in with_text]
-    assert [_entry(i).answer for i in range(2)] == [r["answer"] for r in with_text]
+    assert [export_entry(i).question for i in range(2)] == [r["question"] for r in with_text]
+    assert [export_entry(i).answer for i in range(2)] == [r["answer"] for r in with_text]
 
     out = io.StringIO(newline="")
     async with aclosing(export_rows(audit, include_text=True)) as rows:
         await write_csv(rows, out, [*FIELDS, *TEXT_FIELDS])
     cells = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    assert [_entry(i).answer for i in range(2)] == [c["answer"] for c in cells]  # newline inside a cell
+    assert [export_entry(i).answer for i in range(2)] == [c["answer"] for c in cells]  # newline inside a cell
 
 
 async def test_text_under_another_key_is_a_configuration_error(db: Database, audit: AuditStore, tmp_path: Path) -> None:
     """A record encrypted under a key other than the configured one stops the export with a reason."""
-    await audit.append(_entry(0))
+    await audit.append(export_entry(0))
     other = AuditStore(db.sessions, TextCipher.from_file(tmp_path / "other.key", create=True))
     with pytest.raises(ConfigurationError, match="record 1: its text does not decrypt"):
-        await _jsonl(other, include_text=True)
-    assert 1 == len(await _jsonl(other))  # without text the key does not matter
+        await exported_jsonl(other, include_text=True)
+    assert 1 == len(await exported_jsonl(other))  # without text the key does not matter
 
 
 class _Sink(io.StringIO):
@@ -228,7 +172,7 @@ async def test_export_of_3000_records_streams_in_constant_memory(db: Database, a
     """
     async with db.sessions.begin() as session:
         for i in range(3000):
-            await audit.append(_entry(i), session=session)
+            await audit.append(export_entry(i), session=session)
     out = io.StringIO()
     async with aclosing(export_rows(audit, include_text=True, batch=100)) as rows:
         assert 3000 == await write_jsonl(rows, out)
@@ -249,7 +193,7 @@ async def test_export_of_3000_records_streams_in_constant_memory(db: Database, a
 async def test_stopping_early_releases_the_cursor(audit: AuditStore) -> None:
     """Closing the generator after one row closes the cursor; the store keeps working."""
     for i in range(5):
-        await audit.append(_entry(i))
+        await audit.append(export_entry(i))
     async with aclosing(export_rows(audit, batch=2)) as rows:
         async for row in rows:
             assert 1 == row["seq"]
@@ -278,131 +222,14 @@ def test_output_file_is_private_and_written_whole(tmp_path: Path) -> None:
         open_output(tmp_path / "missing" / "x.csv").__enter__()
 
 
-# --- checkpoints -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> bytes:
-    """A new checkpoint key, created as the command creates it."""
-    return load_key(tmp_path / "keys" / "checkpoint.key", create=True)
-
-
-def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
-    """32 random bytes, mode 0600, the same key on the next load; missing or short keys are refused."""
-    path = tmp_path / "keys" / "checkpoint.key"
-    with pytest.raises(ConfigurationError, match="no checkpoint key"):
-        load_key(path, create=False)
-    first = load_key(path, create=True)
-    assert 32 == len(first)
-    assert 0o600 == stat.S_IMODE(path.stat().st_mode)
-    assert first == load_key(path, create=False)
-    short = tmp_path / "short.key"
-    short.write_bytes(b"x" * 16)
-    short.chmod(0o600)
-    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
-        load_key(short, create=False)
-
-
-def test_line_and_json_round_trip(key: bytes) -> None:
-    """format_line and to_json both parse back to the same checkpoint, which verifies."""
-    signed = sign(ChainHead(7, "a" * 64, 7), key, datetime(2026, 1, 31, 9, 0, 0, 123, tzinfo=UTC))
-    line = format_line(signed)
-    assert line.startswith(f"checkpoint seq=7 hash={'a' * 64} at=2026-01-31T09:00:00+00:00 signature=hmac-sha256:")
-    assert line.endswith(f" key_id={signed.key_id}")
-    assert signed == parse(line)
-    assert signed == parse(json.dumps(to_json(signed, records=7)))
-    assert "" == verify_signature(parse(line), key)
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "",
-        "hello",
-        "checkpoint seq=1",
-        f"checkpoint seq=-1 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
-        "checkpoint seq=1 hash=xyz at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
-        f"checkpoint seq=1 hash={'a' * 64} at=soon signature=hmac-sha256:00 key_id=k",
-        f"checkpoint seq=1 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=md5:00 key_id=k",
-        f"checkpoint seq=1 seq=2 hash={'a' * 64} at=2026-01-01T00:00:00+00:00 signature=hmac-sha256:00 key_id=k",
-        '{"seq": "1"}',
-        "[1, 2]",
-    ],
-)
-def test_malformed_checkpoints_are_input_errors(bad: str) -> None:
-    """Anything but a well-formed line or object is bad input (exit 2), not a failed check."""
-    with pytest.raises(InputError, match="not a checkpoint"):
-        parse(bad)
-
-
-async def test_checkpoint_verifies_until_tampered(
-    db: Database, audit: AuditStore, key: bytes, tmp_path: Path, dba: AsyncEngine
-) -> None:
-    """sign → ok; altered line → fails; more records → the old checkpoint still holds; a record
-    edited behind the trigger's back → fails."""
-    for i in range(4):
-        await audit.append(_entry(i))
-    head = await read_head(audit)
-    assert (4, 4) == (head.seq, head.records)
-    async with db.engine.connect() as conn:
-        assert head.hash == (await conn.execute(text("SELECT hash FROM audit_records WHERE seq = 4"))).scalar_one()
-    line = format_line(sign(head, key))
-    assert (True, 4) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
-
-    # The line altered: another signature, another seq, another key.
-    forged_sig = line[:-40] + ("0" if line[-40] != "0" else "1") + line[-39:]
-    for altered in (forged_sig, line.replace("seq=4", "seq=3")):
-        check = await verify_checkpoint(audit, parse(altered), key)
-        assert not check.ok
-        assert "signature does not match" in check.problem or "signed with key" in check.problem
-    other = load_key(tmp_path / "other.key", create=True)
-    assert "signed with key" in (await verify_checkpoint(audit, parse(line), other)).problem
-
-    # The head moves on; the old checkpoint's record still has its hash.
-    for i in range(4, 7):
-        await audit.append(_entry(i))
-    assert 7 == (await read_head(audit)).seq
-    assert (True, 7) == ((c := await verify_checkpoint(audit, parse(line), key)).ok, c.records)
-
-    # A DBA edits record 2: the chain check fails.
-    await raw_sql(dba, "UPDATE audit_records SET user_email = 'mallory@example.co.jp' WHERE seq = 2")
-    check = await verify_checkpoint(audit, parse(line), key)
-    assert not check.ok
-    assert "chain broken at record 2" in check.problem
-
-
-async def test_rewritten_chain_is_caught_by_the_checkpoint(
-    db: Database, audit: AuditStore, key: bytes, dba: AsyncEngine
-) -> None:
-    """Someone rewrites the chain from record 3 on and recomputes every hash: the chain verifies,
-    but record 3 no longer has the checkpointed hash."""
-    for i in range(4):
-        await audit.append(_entry(i))
-    line = format_line(sign(await read_head(audit), key))
-    await rewrite_chain(dba, 3, lambda record: setattr(record, "user_email", "mallory@example.co.jp"))
-    assert (await audit.verify()).ok
-    check = await verify_checkpoint(audit, parse(line), key)
-    assert not check.ok
-    assert check.problem.startswith("record 4 no longer has the checkpointed hash")
-    await raw_sql(dba, "DELETE FROM audit_records WHERE seq = 4")
-    assert (await verify_checkpoint(audit, parse(line), key)).problem.startswith("record 4 is missing")
-
-
-async def test_empty_log_checkpoint(audit: AuditStore, key: bytes) -> None:
-    """An empty log has head seq 0 at the genesis hash, and its checkpoint verifies."""
-    head = await read_head(audit)
-    assert ChainHead(0, GENESIS, 0) == head
-    assert (await verify_checkpoint(audit, parse(format_line(sign(head, key))), key)).ok
-
-
 async def test_exported_text_can_be_redacted(audit: AuditStore) -> None:
     """With redaction on, personal data in questions and answers does not leave in the export."""
-    entry = _entry(0)
+    entry = export_entry(0)
     await audit.append(
         AuditEntry(**{**entry.__dict__, "question": "私のメールは taro@example.co.jp、電話は 090-1234-5678 です"})
     )
-    plain = await _jsonl(audit, include_text=True)
-    redacted = await _jsonl(audit, include_text=True, redact_text=True)
+    plain = await exported_jsonl(audit, include_text=True)
+    redacted = await exported_jsonl(audit, include_text=True, redact_text=True)
     assert "taro@example.co.jp" in str(plain[0]["question"])
     assert "taro@example.co.jp" not in str(redacted[0]["question"])
     assert "090-1234-5678" not in str(redacted[0]["question"])
@@ -414,7 +241,7 @@ async def test_exported_text_can_be_redacted(audit: AuditStore) -> None:
 
 async def _checked(audit: AuditStore, **options: object) -> tuple[list[dict[str, object]], TextProblems]:
     problems = TextProblems()
-    rows = await _jsonl(audit, include_text=True, problems=problems, **options)
+    rows = await exported_jsonl(audit, include_text=True, problems=problems, **options)
     return rows, problems
 
 
@@ -422,13 +249,13 @@ async def test_exported_text_that_matches_its_hash_is_ok(audit: AuditStore, dba:
     """Every row says ``text_check``: ok while the text is held and matches, purged once retention
     removed it (the answer only removed: still ok); nothing is reported."""
     for i in range(3):
-        await audit.append(_entry(i))
+        await audit.append(export_entry(i))
     await raw_sql(dba, "UPDATE audit_records SET question_enc = NULL, answer_enc = NULL WHERE seq = 2")
     await raw_sql(dba, "UPDATE audit_records SET answer_enc = NULL WHERE seq = 3")
     rows, problems = await _checked(audit)
     assert ["ok", "purged", "ok"] == [r["text_check"] for r in rows]
     assert (None, None) == (rows[1]["question"], rows[1]["answer"])
-    assert (_entry(2).question, None) == (rows[2]["question"], rows[2]["answer"])
+    assert (export_entry(2).question, None) == (rows[2]["question"], rows[2]["answer"])
     assert 0 == problems.count
 
 
@@ -438,7 +265,7 @@ async def test_text_altered_by_someone_holding_the_key_is_flagged(
     """Someone with the database and the audit key re-encrypts other text into a record (correctly
     bound, so it decrypts): the export still shows it, flagged ``mismatch``, and reports the record."""
     for i in range(3):
-        await audit.append(_entry(i))
+        await audit.append(export_entry(i))
     cipher = TextCipher.from_file(tmp_path / "audit.key")
     async with db.engine.connect() as conn:
         record_id = (await conn.execute(text("SELECT id FROM audit_records WHERE seq = 2"))).scalar_one()
@@ -465,8 +292,8 @@ async def test_swapped_text_is_flagged_in_old_and_new_records(
     record only) still decrypts, to the wrong text, and is caught by its hash (``mismatch``); a
     version 2 record does not decrypt at all (``undecryptable``). The export goes on past both."""
     await version_1_records(dba, (tmp_path / "audit.key").read_bytes(), 2)
-    await audit.append(_entry(3))
-    await audit.append(_entry(4))
+    await audit.append(export_entry(3))
+    await audit.append(export_entry(4))
     await raw_sql(
         dba, "UPDATE audit_records SET question_enc = answer_enc, answer_enc = question_enc WHERE seq IN (1, 3)"
     )
@@ -482,8 +309,8 @@ async def test_swapped_text_is_flagged_in_old_and_new_records(
 async def test_rows_of_both_chain_versions_rehash(audit: AuditStore, dba: AsyncEngine, tmp_path: Path) -> None:
     """A SIEM re-hashes every exported row from its own fields and chain_version, old and new."""
     await version_1_records(dba, (tmp_path / "audit.key").read_bytes(), 2)
-    await audit.append(_entry(3))
-    rows = await _jsonl(audit)
+    await audit.append(export_entry(3))
+    rows = await exported_jsonl(audit)
     assert [1, 1, 2] == [r["chain_version"] for r in rows]
     assert "key_id" not in hash_input(rows[0])
     assert "key_id" in hash_input(rows[2])
@@ -491,7 +318,7 @@ async def test_rows_of_both_chain_versions_rehash(audit: AuditStore, dba: AsyncE
         assert row["hash"] == record_hash(hash_input(row), str(row["prev_hash"]), int(str(row["chain_version"])))
     # A version no code knows is exported as it is (verification names the record), not a crash.
     await raw_sql(dba, "UPDATE audit_records SET chain_version = 7 WHERE seq = 3")
-    assert 7 == (await _jsonl(audit, include_text=True))[2]["chain_version"]
+    assert 7 == (await exported_jsonl(audit, include_text=True))[2]["chain_version"]
 
 
 # --- CSV cells a spreadsheet would run ---------------------------------------------------------------
@@ -538,7 +365,7 @@ async def test_csv_export_neutralises_formulas_in_every_text_column(audit: Audit
     await audit.append(
         AuditEntry(
             **{
-                **_entry(0).__dict__,
+                **export_entry(0).__dict__,
                 "question": evil,
                 "answer": "＋cmd|' /C calc'!A0",
                 "channel_id": "@C1",
@@ -556,7 +383,7 @@ async def test_csv_export_neutralises_formulas_in_every_text_column(audit: Audit
         cell["channel_id"],
         cell["user_ref"],
     )
-    assert evil == (await _jsonl(audit, include_text=True))[0]["question"]
+    assert evil == (await exported_jsonl(audit, include_text=True))[0]["question"]
 
 
 # --- the output file: no planted link is followed --------------------------------------------------
@@ -585,52 +412,3 @@ def test_a_link_planted_at_the_temporary_name_is_not_followed(tmp_path: Path) ->
     assert (False, "seq\n") == (second.is_symlink(), second.read_text(encoding="utf-8"))
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert ["audit.jsonl", "audit.jsonl.part", "second.csv", "victim.txt"] == leftovers
-
-
-# --- a rewritten or cut chain against a checkpoint ------------------------------------------------
-
-
-async def test_head_problem_names_a_rewrite_and_a_cut_tail(audit: AuditStore, key: bytes, dba: AsyncEngine) -> None:
-    """Cutting the tail leaves a chain that verifies; the checkpoint says the record is gone and
-    where the chain now ends. A consistent rewrite below the checkpoint: its hash is gone."""
-    for i in range(5):
-        await audit.append(_entry(i))
-    signed = sign(await read_head(audit), key)
-    assert "" == await head_problem(audit, signed, key)
-    await raw_sql(dba, "DELETE FROM audit_records WHERE seq >= 4")
-    assert (await audit.verify()).ok
-    assert "record 5 is missing: the chain ends at record 3 (its tail was cut)" == await head_problem(
-        audit, signed, key
-    )
-    older = sign(await read_head(audit), key)
-    await rewrite_chain(dba, 2, lambda record: setattr(record, "allowed", False))
-    assert (await audit.verify()).ok
-    assert "record 3 no longer has the checkpointed hash: the chain was rewritten" == await head_problem(
-        audit, older, key
-    )
-
-
-async def test_the_export_command_names_bad_text_and_exits_1(
-    db: Database, audit: AuditStore, dba: AsyncEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``kura audit export --include-text`` writes every row, then names each record whose text
-    failed its check on stderr and exits 1; without text nothing is checked and it exits 0."""
-    for i in range(3):
-        await audit.append(_entry(i))
-    await raw_sql(dba, "UPDATE audit_records SET question_enc = answer_enc, answer_enc = question_enc WHERE seq = 2")
-    url = db.engine.url.render_as_string(hide_password=False)
-    settings = KuraSettings(
-        data_dir=tmp_path / "data", database=DatabaseSettings(url=SecretStr(url)), audit_key_file=tmp_path / "audit.key"
-    )
-    out = tmp_path / "audit.jsonl"
-    args = argparse.Namespace(since=None, until=None, include_text=True, format="jsonl", output=str(out), redact=False)
-    assert 1 == await audit_export(settings, args)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert [
-        "warning: audit record 2: its question does not decrypt under its own key: altered or moved; "
-        "its answer does not decrypt under its own key: altered or moved",
-        "FAILED: the text of 1 exported records does not match what the chain recorded (see text_check)",
-    ] == err
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert ["ok", "undecryptable", "ok"] == [r["text_check"] for r in rows]
-    assert 0 == await audit_export(settings, argparse.Namespace(**(vars(args) | {"include_text": False})))
