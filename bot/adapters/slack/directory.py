@@ -18,14 +18,14 @@ known count as members with no rights (the asker was looked up before, so is kno
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.cache import Shared, TTLCache
 from bot.adapters.slack.translate import language_of
 from bot.errors import DirectoryUnavailable, Language
 from bot.identity import DirectoryUser, FileDirectory
@@ -33,7 +33,6 @@ from policies import ChannelKind, Member
 
 __all__ = ["SlackDirectory", "SlackProfile", "kind_of"]
 
-T = TypeVar("T")
 #: Member profiles fetched at once when a channel's members are first looked up.
 MEMBER_LOOKUPS = 8
 #: More uncached members than this: read every profile with ``users.list`` instead.
@@ -54,44 +53,6 @@ class SlackProfile:
     is_bot: bool
 
 
-class _TTLCache:
-    def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._items: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str) -> Any | None:
-        hit = self._items.get(key)
-        if hit is None or time.monotonic() - hit[0] > self._ttl:
-            return None
-        return hit[1]
-
-    def put(self, key: str, value: Any) -> None:
-        self._items[key] = (time.monotonic(), value)
-
-
-class _Shared:
-    """Concurrent calls for one key await one fetch (its result or its exception)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, asyncio.Future[Any]] = {}
-
-    async def run(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
-        future = self._pending.get(key)
-        if future is None:
-            future = asyncio.ensure_future(fetch())
-            self._pending[key] = future
-            future.add_done_callback(lambda done: self._done(key, done))
-        # A waiter that is cancelled leaves the fetch running for the others.
-        result: T = await asyncio.shield(future)
-        return result
-
-    def _done(self, key: str, future: asyncio.Future[Any]) -> None:
-        if self._pending.get(key) is future:
-            del self._pending[key]
-        if not future.cancelled():
-            future.exception()  # retrieved here too, in case every waiter was cancelled
-
-
 class SlackDirectory:
     """The Directory port for Slack user and channel ids (emails are passed to the base directory)."""
 
@@ -108,14 +69,14 @@ class SlackDirectory:
         self._base = base
         self._team_id = team_id
         self._bulk_threshold = bulk_threshold
-        self._profiles = _TTLCache(ttl_s)
-        self._members = _TTLCache(ttl_s)
-        self._kinds = _TTLCache(ttl_s)
-        self._member_ids = _TTLCache(ttl_s)
-        self._listed = _TTLCache(ttl_s)
-        self._profile_calls = _Shared()
-        self._member_calls = _Shared()
-        self._kind_calls = _Shared()
+        self._profiles = TTLCache(ttl_s)
+        self._members = TTLCache(ttl_s)
+        self._kinds = TTLCache(ttl_s)
+        self._member_ids = TTLCache(ttl_s)
+        self._listed = TTLCache(ttl_s)
+        self._profile_calls = Shared()
+        self._member_calls = Shared()
+        self._kind_calls = Shared()
 
     async def profile(self, user_id: str) -> SlackProfile | None:
         """The user's Slack profile (cached); None if Slack does not know them."""
