@@ -167,6 +167,10 @@ class TeamsSettings(BaseModel):
     token_authority: str = "https://login.microsoftonline.com"  # noqa: S105 - a URL, not a secret
     #: Hosts an activity's ``serviceUrl`` may name: replies go nowhere else.
     service_url_hosts: list[str] = ["smba.trafficmanager.net"]
+    #: How long member records and rosters read from the Bot Connector are kept.
+    cache_ttl_s: float = Field(default=300.0, gt=0)
+    #: How often a streamed 1:1 answer is redrawn (Teams asks for about one update a second).
+    stream_interval_s: float = Field(default=1.0, ge=0)
 
     @field_validator("app_password", mode="after")
     @classmethod
@@ -180,9 +184,20 @@ class TeamsSettings(BaseModel):
 
 
 class GraphSettings(BaseModel):
-    """Microsoft Graph (Entra groups as the directory, meeting transcripts), called with httpx."""
+    """Microsoft Graph (Entra groups as the directory, meeting transcripts), called with aiohttp."""
 
     base_url: str = "https://graph.microsoft.com/v1.0"
+    #: Take people's groups from Entra ID too (``transitiveMemberOf``; needs the Teams app's
+    #: credentials and the Graph application permissions ``User.Read.All`` and
+    #: ``GroupMember.Read.All``): each group as ``group:OBJECT-ID``, and as ``group:NAME`` for the
+    #: names ``group_names`` gives. Display names are never used: they are not unique, and people
+    #: may create groups, so a name taken from Entra could be anyone's.
+    groups: bool = False
+    #: Kura group names for Entra groups (name → object id), e.g. ``{"hr": "5f1c…"}``: a member of
+    #: that Entra group is in ``group:hr``.
+    group_names: dict[str, str] = {}
+    #: How long a person's Entra groups are kept before Graph is asked again.
+    groups_ttl_s: float = Field(default=300.0, gt=0)
 
 
 class HttpSettings(BaseModel):

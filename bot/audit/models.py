@@ -119,3 +119,33 @@ class AuditAnchor(AuditBase):
     signature: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ChatConversation(AuditBase):
+    """Where a platform's conversation is reached (a conversation reference): saved when Kura is
+    installed in a team or chat, or first hears from it, so jobs can post there later (Teams needs
+    the service URL the conversation lives on)."""
+
+    __tablename__ = "chat_conversations"
+
+    platform: Mapped[str] = mapped_column(Text, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    service_url: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[str | None] = mapped_column(Text)
+    #: personal, groupChat or channel (Teams' conversationType).
+    kind: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ChatReply(AuditBase):
+    """Which posted message carries which answer: feedback on a platform that names only the
+    message (Teams' feedback loop) is stored against the answer's audit record."""
+
+    __tablename__ = "chat_replies"
+
+    platform: Mapped[str] = mapped_column(Text, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    audit_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

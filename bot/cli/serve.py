@@ -26,12 +26,13 @@ def _status(message: str) -> None:
 
 
 async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """Start Slack (Socket Mode or HTTP) on the full pipeline, the scheduler (retention, audit
-    checkpoints) and the HTTP host, and wait for a stop signal."""
-    if not settings.slack.configured:
+    """Start Slack (Socket Mode or HTTP) and/or Teams (``/api/messages``) on the full pipeline, the
+    scheduler (retention, audit checkpoints) and the HTTP host, and wait for a stop signal."""
+    if not settings.slack.configured and not settings.teams.configured:
         raise ConfigurationError(
             "no chat adapter is configured: set KURA_SLACK_BOT_TOKEN and KURA_SLACK_APP_TOKEN (Socket Mode) "
-            "or KURA_SLACK_SIGNING_SECRET (HTTP mode); see README 'Connect to Slack'"
+            "or KURA_SLACK_SIGNING_SECRET (HTTP mode), or KURA_TEAMS_APP_ID, KURA_TEAMS_APP_PASSWORD and "
+            "KURA_TEAMS_TENANT_ID; see README 'Connect to Slack' and 'Connect to Teams'"
         )
     retention_trigger(settings.scheduler)  # a bad cron line or zone fails now, not after the model starts
     checkpoint_spec(settings)  # so does a bad checkpoint sink or cron line
@@ -51,19 +52,34 @@ async def serve(settings: KuraSettings, args: argparse.Namespace) -> int:
         )
         host = HttpHost(settings.http, rt.metrics)
         host.add_check("database", rt.database.ping)
-        runner = SlackRunner(settings.slack, settings.http, rt, host)
+        slack = SlackRunner(settings.slack, settings.http, rt, host) if settings.slack.configured else None
+        teams = None
+        if settings.teams.configured:
+            from bot.adapters.teams.runner import TeamsRunner
+
+            teams = TeamsRunner(settings.teams, settings.graph, rt, host)
         if jobs.enabled:
             host.add_check("scheduler", scheduler.running)
         try:
-            await runner.start()
+            if slack is not None:
+                await slack.start()
+            if teams is not None:
+                await teams.start()
             if jobs.enabled:
                 await scheduler.start()
             await host.start()
-            where = "Socket Mode" if runner.mode == "socket" else "HTTP, /slack/events"
-            _status(f"slack: connected ({where}); http on {settings.http.host}:{host.port}; Ctrl-C to stop")
+            if slack is not None:
+                where = "Socket Mode" if slack.mode == "socket" else "HTTP, /slack/events"
+                _status(f"slack: connected ({where})")
+            if teams is not None:
+                _status("teams: listening on /api/messages")
+            _status(f"http on {settings.http.host}:{host.port}; Ctrl-C to stop")
             await stop.wait()
         finally:
             await host.stop()
             await scheduler.stop()
-            await runner.stop()
+            if teams is not None:
+                await teams.stop()
+            if slack is not None:
+                await slack.stop()
     return 0

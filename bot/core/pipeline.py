@@ -69,12 +69,16 @@ class PipelineConfig:
     audit_retry_s: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
+#: How much of a cited passage travels with its citation (Teams shows up to 160 characters).
+EXCERPT_CHARS = 400
+
+
 def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
     """One citation per document, numbered in order of first appearance (as in the prompt)."""
     seen: dict[str, Citation] = {}
     for chunk in chunks:
         if chunk.source not in seen:
-            seen[chunk.source] = Citation(len(seen) + 1, chunk.source, chunk.title)
+            seen[chunk.source] = Citation(len(seen) + 1, chunk.source, chunk.title, chunk.text[:EXCERPT_CHARS])
     return tuple(seen.values())
 
 

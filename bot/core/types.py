@@ -113,11 +113,13 @@ class PostResult:
 
 @dataclass(frozen=True)
 class Citation:
-    """A document an answer drew on."""
+    """A document an answer drew on; ``excerpt`` is the start of the passage the model read from it
+    (document text: shown as data, never obeyed), for platforms that show cited passages."""
 
     number: int
     source: str
     title: str
+    excerpt: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 It serves what a Teams bot talks to: OpenID metadata (the Bot Framework's v1 path and Entra's v2
 path, both naming ``jwks_uri`` and ``issuer``), a JWKS with the fake's own RSA keys, and the
 client-credentials token endpoint (``/{tenant}/oauth2/v2.0/token``) Kura will use for its outbound
-tokens. :meth:`FakeEntra.token` signs inbound test tokens, including forged ones (another key, an
-unknown ``kid``, wrong claims, ``alg: none``, HS256 keyed with the public key).
+tokens, with a client secret or a certificate's signed client assertion. With ``tls=True`` it serves
+HTTPS (the test CA of :mod:`tests.fakes.tls`), as msal requires of an authority.
+:meth:`FakeEntra.token` signs inbound test tokens, including forged ones (another key, an unknown
+``kid``, wrong claims, ``alg: none``, HS256 keyed with the public key).
 
 Every request is recorded (``requests``) before anything else happens, so tests can count how often
 the keys were fetched.
@@ -24,12 +26,22 @@ from typing import Any
 
 import jwt
 from aiohttp import web
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.local_server import LocalServer
 
-__all__ = ["APP_ID", "BOT_FRAMEWORK_ISSUER", "CONNECTOR_SCOPE", "TENANT_ID", "FakeEntra", "SigningKey"]
+__all__ = [
+    "APP_ID",
+    "ASSERTION_TYPE",
+    "BOT_FRAMEWORK_ISSUER",
+    "CONNECTOR_SCOPE",
+    "TENANT_ID",
+    "Credential",
+    "FakeEntra",
+    "SigningKey",
+]
 
 JSON = dict[str, Any]
 APP_ID = "00000000-0000-0000-0000-00000000b0b0"
@@ -37,6 +49,10 @@ BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
 #: The audience of tokens for the Bot Connector (what Kura asks for when it posts).
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
+#: ``client_assertion_type`` of a certificate credential (RFC 7523).
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: What an app registration holds: a client secret, or a certificate (its public part).
+Credential = str | x509.Certificate
 
 
 @dataclass(frozen=True)
@@ -72,19 +88,22 @@ def _unsigned(header: JSON, payload: JSON) -> str:
 
 
 class FakeEntra(LocalServer):
-    """The identity provider on 127.0.0.1 on a free port. ``clients`` maps client ids to secrets the
-    token endpoint accepts; ``keys`` are the keys the JWKS publishes (the first one signs)."""
+    """The identity provider on 127.0.0.1 on a free port. ``clients`` maps client ids to the secret
+    or the certificate the token endpoint accepts; ``keys`` are the keys the JWKS publishes (the first
+    one signs). ``tls`` serves HTTPS."""
 
     def __init__(
         self,
         *,
         tenant_id: str = TENANT_ID,
         issuer: str = BOT_FRAMEWORK_ISSUER,
-        clients: dict[str, str] | None = None,
+        clients: dict[str, Credential] | None = None,
+        tls: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
         self.issuer = issuer
-        self.clients: dict[str, str] = dict(clients or {})
+        self.tls = tls
+        self.clients: dict[str, Credential] = dict(clients or {})
         self.keys: list[SigningKey] = [SigningKey.generate("fake-key-1")]
         self.requests: list[tuple[str, str]] = []
         self.issued: list[str] = []
@@ -203,14 +222,14 @@ class FakeEntra(LocalServer):
 
     async def _token_endpoint(self, request: web.Request) -> web.Response:
         form = await request.post()
-        client_id, secret, scope = (str(form.get(name, "")) for name in ("client_id", "client_secret", "scope"))
+        client_id, scope = (str(form.get(name, "")) for name in ("client_id", "scope"))
         if request.match_info["tenant"] != self.tenant_id:
             return _oauth_error("invalid_request", "AADSTS90002: Tenant not found.", 400)
         if form.get("grant_type") != "client_credentials":
             return _oauth_error("unsupported_grant_type", "AADSTS70003: only client_credentials.", 400)
-        expected = self.clients.get(client_id)
-        if expected is None or not secrets.compare_digest(expected, secret):
-            return _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
+        refusal = self._client_refusal(client_id, form, self._token_url(request.match_info["tenant"]))
+        if refusal is not None:
+            return refusal
         if not scope.endswith("/.default"):
             return _oauth_error("invalid_scope", "AADSTS1002012: scope must end with /.default.", 400)
         now = int(time.time())
@@ -232,6 +251,39 @@ class FakeEntra(LocalServer):
         return web.json_response(
             {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access_token}
         )
+
+    def _token_url(self, tenant: str) -> str:
+        return f"{self.base_url}/{tenant}/oauth2/v2.0/token"
+
+    def _client_refusal(self, client_id: str, form: Any, token_url: str) -> web.Response | None:
+        """None when the request proves it is ``client_id`` (its secret, or an assertion signed with the
+        registered certificate's key); else Entra's error answer."""
+        expected = self.clients.get(client_id)
+        secret = form.get("client_secret")
+        assertion = form.get("client_assertion")
+        if expected is None:
+            return _oauth_error("invalid_client", "AADSTS700016: Application not found in the directory.", 401)
+        if isinstance(expected, str):
+            if isinstance(secret, str) and secrets.compare_digest(expected, secret):
+                return None
+            return _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
+        if secret is not None or form.get("client_assertion_type") != ASSERTION_TYPE or not isinstance(assertion, str):
+            return _oauth_error("invalid_client", "AADSTS7000218: a client_assertion is required.", 401)
+        try:
+            # Entra accepts RS256 and PS256 assertions; each must be signed by the registered certificate.
+            claims = jwt.decode(
+                assertion,
+                expected.public_key(),  # type: ignore[arg-type]
+                algorithms=["RS256", "PS256"],
+                audience=token_url,
+                issuer=client_id,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            return _oauth_error("invalid_client", f"AADSTS700027: Client assertion failed ({type(exc).__name__}).", 401)
+        if claims.get("sub") != client_id:
+            return _oauth_error("invalid_client", "AADSTS700023: the assertion's subject is not the client.", 401)
+        return None
 
 
 def _oauth_error(error: str, description: str, status: int) -> web.Response:

@@ -1,5 +1,6 @@
 """What every fake outside service shares: its aiohttp app served on 127.0.0.1 on a free port for
-the life of an ``async with`` (or ``start``/``stop``)."""
+the life of an ``async with`` (or ``start``/``stop``), over plain HTTP or, with ``tls = True``, over
+HTTPS with the test CA's server certificate (:mod:`tests.fakes.tls`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ __all__ = ["LocalServer"]
 
 
 class LocalServer:
-    """A fake's lifecycle; the fake builds its routes in :meth:`_app`."""
+    """A fake's lifecycle; the fake builds its routes in :meth:`_app`.
 
+    ``tls`` (a class attribute a fake or an instance may set before :meth:`start`) serves HTTPS;
+    clients then trust :func:`tests.fakes.tls.ca_file`.
+    """
+
+    tls: bool = False
     _runner: web.AppRunner | None = None
     _port: int | None = None
 
@@ -26,7 +32,12 @@ class LocalServer:
             raise RuntimeError(f"{type(self).__name__} is already started")
         runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        context = None
+        if self.tls:
+            from tests.fakes.tls import server_context
+
+            context = server_context()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])
 
@@ -54,5 +65,5 @@ class LocalServer:
 
     @property
     def origin(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT``, or ``https://…`` when serving TLS."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"

@@ -13,8 +13,20 @@ from typing import Any, Literal
 
 from bot.core.types import InboundMessage
 from bot.errors import Language
+from policies import ChannelKind
 
-__all__ = ["conversation_kind", "event_id_of", "is_addressed", "language_of", "strip_mention", "to_inbound"]
+__all__ = [
+    "admin_args",
+    "channel_kind_of",
+    "conversation_kind",
+    "event_id_of",
+    "feedback_of",
+    "installed",
+    "is_addressed",
+    "language_of",
+    "strip_mention",
+    "to_inbound",
+]
 
 ConversationKind = Literal["personal", "groupChat", "channel"]
 
@@ -98,3 +110,68 @@ def to_inbound(activity: Mapping[str, Any], bot_id: str) -> InboundMessage:
         conversation_id=conversation_id,
         message_id=message_id,
     )
+
+
+def channel_kind_of(activity: Mapping[str, Any]) -> ChannelKind | None:
+    """Who reads the conversation besides its roster: a group chat is direct; a channel is private
+    to its roster (a standard channel's roster is the whole team), shared with other organisations
+    when Teams says so (``channelData.channel.type`` or ``membershipType``); None for a personal chat."""
+    kind = conversation_kind(activity)
+    if kind == "groupChat":
+        return ChannelKind("direct")
+    if kind != "channel":
+        return None
+    channel = ((activity.get("channelData") or {}).get("channel") or {}) if isinstance(activity, Mapping) else {}
+    membership = (
+        str(channel.get("type") or channel.get("membershipType") or "").lower() if isinstance(channel, Mapping) else ""
+    )
+    return ChannelKind("private", shared=membership == "shared")
+
+
+#: Words that start an admin command in a message to Kura (``@Kura admin status``).
+ADMIN_PREFIXES = frozenset({"admin", "/kura"})
+
+
+def admin_args(text: str, menu: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
+    """The admin command a message gives (``admin status`` → ``("status",)``), or None for a question.
+
+    A message that is exactly one of the app's command-menu titles (``menu``, e.g. ``status`` picked
+    from the menu) is a command too; anything else needs the ``admin`` prefix, so a question that
+    happens to begin with ``policy`` or ``sources`` stays a question.
+    """
+    words = text.split()
+    if not words:
+        return None
+    if words[0].lower() in ADMIN_PREFIXES:
+        return tuple(words[1:]) or ("help",)
+    if " ".join(words).lower() in menu:
+        return tuple(words)
+    return None
+
+
+def feedback_of(activity: Mapping[str, Any]) -> tuple[str, int] | None:
+    """A 👍/👎 from Teams' feedback loop (``invoke`` ``message/submitAction``): the id of the message
+    it is about and +1/-1; None for any other activity."""
+    if activity.get("type") != "invoke" or activity.get("name") != "message/submitAction":
+        return None
+    value = activity.get("value")
+    if not isinstance(value, Mapping) or value.get("actionName") != "feedback":
+        return None
+    action = value.get("actionValue")
+    reaction = action.get("reaction") if isinstance(action, Mapping) else None
+    message_id = activity.get("replyToId")
+    if reaction not in ("like", "dislike") or not isinstance(message_id, str) or not message_id:
+        return None
+    return message_id, 1 if reaction == "like" else -1
+
+
+def installed(activity: Mapping[str, Any], bot_id: str) -> bool:
+    """Whether the activity says Kura was just added to a team or chat (``conversationUpdate`` with
+    Kura among ``membersAdded``, or ``installationUpdate`` ``add``)."""
+    kind = activity.get("type")
+    if kind == "installationUpdate":
+        return activity.get("action") == "add"
+    if kind != "conversationUpdate":
+        return False
+    added = activity.get("membersAdded") or ()
+    return any(isinstance(m, Mapping) and m.get("id") == bot_id for m in added)

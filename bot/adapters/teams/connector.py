@@ -1,0 +1,91 @@
+"""Clients for the Bot Connector (the SDK's ``ConnectorClient``), made the way Kura needs them.
+
+The SDK makes a connector client per turn through a *client factory*; Kura's factory adds what the
+SDK's does not: replies go only to service URLs on ``KURA_TEAMS_SERVICE_URL_HOSTS`` (checked again
+here, for outbound posts too, not only on inbound requests), the token comes from Kura's own
+:class:`TokenSource` (``KURA_TEAMS_TOKEN_AUTHORITY``), and 429/5xx are retried honouring
+``Retry-After`` (:class:`RetryPolicy` as an aiohttp middleware). Kura uses no user (OAuth) tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
+from microsoft_agents.hosting.core.authorization import AuthenticationConstants, ClaimsIdentity
+from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
+from microsoft_agents.hosting.core.connector.client import ConnectorClient, UserTokenClient
+
+from bot.adapters.teams.auth import AuthError, check_service_url
+from bot.adapters.teams.retry import RetryPolicy
+from bot.adapters.teams.tokens import BOT_CONNECTOR_SCOPE, TokenSource
+from bot.errors import UpstreamError
+from bot.settings import TeamsSettings
+
+__all__ = ["ClientFactory", "Connectors"]
+
+#: How long one connector request may take before it counts as failed (and is retried).
+_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class Connectors:
+    """Connector clients for allowed service URLs, with Kura's token and retries."""
+
+    def __init__(self, settings: TeamsSettings, tokens: TokenSource, *, retry: RetryPolicy | None = None) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._retry = retry or RetryPolicy()
+
+    def allowed(self, service_url: str) -> str:
+        """``service_url`` when its host is allowed, else :class:`UpstreamError` (nothing is sent)."""
+        try:
+            return check_service_url(service_url, self._settings.service_url_hosts)
+        except AuthError as exc:
+            raise UpstreamError(f"the service URL is not allowed ({exc.reason})") from exc
+
+    async def client(self, service_url: str) -> ConnectorClient:
+        """A new client for ``service_url`` (the caller closes it)."""
+        url = self.allowed(service_url)
+        base = url if url.endswith("/") else url + "/"
+        token = await self._tokens.token(BOT_CONNECTOR_SCOPE)
+        session = aiohttp.ClientSession(base_url=base, middlewares=(self._retry,), timeout=_TIMEOUT)
+        return ConnectorClient(base, token, session=session)
+
+    @asynccontextmanager
+    async def open(self, service_url: str) -> AsyncIterator[ConnectorClient]:
+        """A client for the length of a ``with`` block."""
+        client = await self.client(service_url)
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+class ClientFactory(ChannelServiceClientFactoryBase):
+    """The SDK's client factory, backed by :class:`Connectors`."""
+
+    def __init__(self, connectors: Connectors, app_id: str) -> None:
+        self._connectors = connectors
+        self._app_id = app_id
+
+    async def create_connector_client(
+        self,
+        context: TurnContext | None,
+        claims_identity: ClaimsIdentity,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> ConnectorClientBase:
+        """A connector client for the turn's service URL (checked; Kura's token)."""
+        return await self._connectors.client(service_url)
+
+    async def create_user_token_client(
+        self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
+    ) -> UserTokenClientBase:
+        """Kura signs nobody in: a client that is never called (the SDK's turn wants one)."""
+        session: Any = aiohttp.ClientSession(base_url=AuthenticationConstants.AGENTS_SDK_OAUTH_URL.rstrip("/") + "/")
+        return UserTokenClient(AuthenticationConstants.AGENTS_SDK_OAUTH_URL, "", app_id=self._app_id, session=session)

@@ -1,0 +1,87 @@
+"""Kura's replies as Teams activities: the answer as Teams markdown, the "AI generated" label and
+citations (Teams' citation entities: the document's title, and its path with the cited passage as
+the abstract), and the feedback loop (👍/👎 under the message).
+
+The text arrives sanitised by the core (no mentions, no links but to allowed hosts, host names
+defanged). Teams reads ``<``, ``>`` and ``&`` as HTML, so they are escaped: a ``<at>`` or a tag in a
+document can never become a mention or markup. Titles, paths and passages are document data and
+go into the citation's plain-text fields, one clean line each, within Teams' limits.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from microsoft_agents.activity import Activity, ClientCitation, ClientCitationAppearance
+
+from bot.core.messages import say
+from bot.core.sanitize import sanitize_label
+from bot.core.types import Reply
+from bot.errors import Language
+
+__all__ = ["answer_activity", "citations_of", "markdown", "text_activity", "thinking"]
+
+#: Teams refuses messages over about 28 KB; the text is kept well under that.
+TEXT_LIMIT = 20_000
+#: Teams' limits for a citation: its title, and the abstract shown in the popup.
+TITLE_LIMIT = 80
+ABSTRACT_LIMIT = 160
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def markdown(text: str) -> str:
+    """Sanitised text as Teams markdown: ``&``, ``<`` and ``>`` escaped, within the size limit."""
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def thinking(language: Language) -> str:
+    """The informative update and placeholder: the catalogue's placeholder without its emphasis."""
+    return say("placeholder", language).strip("_")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def citations_of(reply: Reply) -> list[ClientCitation]:
+    """Teams citation entities for the reply's sources, numbered as the answer cites them."""
+    found: list[ClientCitation] = []
+    for c in reply.citations:
+        title = sanitize_label(c.title) or sanitize_label(c.source) or f"#{c.number}"
+        path = sanitize_label(c.source)
+        excerpt = sanitize_label(c.excerpt)
+        abstract = f"{path} — {excerpt}" if path and excerpt else path or excerpt
+        appearance = ClientCitationAppearance(name=_cut(title, TITLE_LIMIT), abstract=_cut(abstract, ABSTRACT_LIMIT))
+        found.append(ClientCitation(position=c.number, appearance=appearance))
+    return found
+
+
+def _with_markers(reply: Reply) -> str:
+    """The answer, with the numbers of cited documents it does not mention appended, so Teams shows
+    every citation (it shows those whose ``[n]`` appears in the text)."""
+    shown = {int(n) for n in _MARKER.findall(reply.text)}
+    missing = [c.number for c in reply.citations if c.number not in shown]
+    if not missing:
+        return reply.text
+    return f"{reply.text}\n\n{say('sources', reply.language)}: " + " ".join(f"[{n}]" for n in missing)
+
+
+def text_activity(text: str, **fields: Any) -> Activity:
+    """A message with Kura's own words (refusals, failures, admin replies), escaped."""
+    return Activity(type="message", text=markdown(text), text_format="markdown", **fields)
+
+
+def answer_activity(reply: Reply, **fields: Any) -> Activity:
+    """The finished reply: text, and for an answer the AI label, citations and the feedback loop."""
+    if reply.status != "answered":
+        return text_activity(reply.text, **fields)
+    activity = Activity(type="message", text=markdown(_with_markers(reply)), text_format="markdown", **fields)
+    activity.add_ai_metadata(citations_of(reply) or None)
+    if reply.audit_id:
+        data = dict(activity.channel_data or {}) if isinstance(activity.channel_data, dict) else {}
+        data["feedbackLoop"] = {"type": "default"}
+        activity.channel_data = data
+    return activity
