@@ -121,6 +121,19 @@ async def _run_now(rt: Runtime, name: str) -> Run:
     return run
 
 
+@asynccontextmanager
+async def _teams_attached(rt: Runtime, settings: KuraSettings) -> AsyncIterator[None]:
+    """Teams' ports on ``rt`` for the block (the Agents SDK and msal load only when posting there)."""
+    import aiohttp
+
+    from bot.adapters.teams.runner import attach_teams
+    from bot.adapters.teams.tokens import TokenSource
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        attach_teams(rt, settings.teams, settings.graph, session, TokenSource(settings.teams))
+        yield
+
+
 async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> int:
     """``kura schedule run-now NAME``: run the job once in this process (fire time: now), record
     the run and print its outcome; 1 when the job failed."""
@@ -134,7 +147,11 @@ async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> 
                     from bot.adapters.slack.runner import attach_slack  # Slack's client only when posting there
 
                     await attach_slack(with_model, settings.slack)
-                run = await _run_now(with_model, args.name)
+                if found.target and found.target.startswith("teams:") and settings.teams.configured:
+                    async with _teams_attached(with_model, settings):
+                        run = await _run_now(with_model, args.name)
+                else:
+                    run = await _run_now(with_model, args.name)
         else:
             run = await _run_now(rt, args.name)
     if args.json:

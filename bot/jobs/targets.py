@@ -1,8 +1,10 @@
 """Where a job reports: ``platform:address``, the platform first so each platform reads its own
-addresses (Slack today; Teams registers its reader the same way).
+addresses (Slack and Teams).
 
 Slack addresses: ``C123`` (a channel), ``C123/1700000000.000100`` (a thread in it), ``@U123`` or
-``@someone@example.com`` (a direct message to that user).
+``@someone@example.com`` (a direct message to that user). Teams addresses: ``19:…@thread.tacv2`` (a
+channel, or a chat ``19:…@thread.v2``), ``19:…@thread.tacv2/1700000000000`` (a thread: its root
+message id), ``@<Entra object id>``, ``@29:…`` or ``@email`` (the person's 1:1 chat with Kura).
 """
 
 from __future__ import annotations
@@ -64,8 +66,30 @@ def _slack(address: str) -> Target:
     return Target("slack", "thread" if thread else "channel", channel=channel, thread=thread)
 
 
+_TEAMS_CONVERSATION = re.compile(r"^((?:19|a|8):[^/\s;]{1,400})(?:/(\d{1,20}))?$")
+_TEAMS_USER = re.compile(r"^(?:29:[^\s;/]{1,200}|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
+
+
+def _teams(address: str) -> Target:
+    if address.startswith("@"):
+        user = address[1:]
+        if _TEAMS_USER.match(user):
+            return Target("teams", "dm", user=user)
+        if _EMAIL.match(user):
+            return Target("teams", "dm", user=user.lower())
+        raise InputError(f"bad Teams user {user!r} (an Entra object id, a 29: user id, or an email)")
+    match = _TEAMS_CONVERSATION.match(address)
+    if match is None:
+        raise InputError(
+            f"bad Teams address {address!r} (19:…@thread.tacv2 for a channel or chat, …/ROOT-ID for a thread "
+            "in a channel, @OBJECT-ID for a person)"
+        )
+    conversation, thread = match.groups()
+    return Target("teams", "thread" if thread else "channel", channel=conversation, thread=thread)
+
+
 #: Address readers by platform name; a platform adds its own here.
-PLATFORMS: dict[str, Callable[[str], Target]] = {"slack": _slack}
+PLATFORMS: dict[str, Callable[[str], Target]] = {"slack": _slack, "teams": _teams}
 
 
 def parse_target(text: str) -> Target:

@@ -77,6 +77,17 @@ def test_six_fields_start_with_seconds() -> None:
         ("slack:C0123/1700000000.000100", Target("slack", "thread", channel="C0123", thread="1700000000.000100")),
         ("slack:@U0123", Target("slack", "dm", user="U0123")),
         ("slack:@Alice@Example.co.jp", Target("slack", "dm", user="alice@example.co.jp")),
+        ("teams:19:abc@thread.tacv2", Target("teams", "channel", channel="19:abc@thread.tacv2")),
+        (
+            "teams:19:abc@thread.tacv2/1700000000000",
+            Target("teams", "thread", channel="19:abc@thread.tacv2", thread="1700000000000"),
+        ),
+        ("teams:19:meeting_x@thread.v2", Target("teams", "channel", channel="19:meeting_x@thread.v2")),
+        (
+            "teams:@5f1c0a2b-0000-4000-8000-0000000000e1",
+            Target("teams", "dm", user="5f1c0a2b-0000-4000-8000-0000000000e1"),
+        ),
+        ("teams:@Dave@Example.co.jp", Target("teams", "dm", user="dave@example.co.jp")),
     ],
 )
 def test_targets_name_their_platform_first(text: str, target: Target) -> None:
@@ -89,7 +100,11 @@ def test_targets_name_their_platform_first(text: str, target: Target) -> None:
     ("text", "message"),
     [
         ("C0123", "expected platform:address"),
-        ("teams:19:abc", "unknown platform 'teams'"),
+        ("chat:19:abc", "unknown platform 'chat'"),
+        ("teams:general", "bad Teams address 'general'"),
+        ("teams:19:abc@thread.tacv2;messageid=1", "bad Teams address"),
+        ("teams:19:abc@thread.tacv2/root", "bad Teams address"),
+        ("teams:@nobody", "bad Teams user 'nobody'"),
         ("slack:#general", "bad Slack address '#general'"),
         ("slack:C0123/yesterday", "bad Slack address"),
         ("slack:@nobody", "bad Slack user 'nobody'"),

@@ -26,7 +26,7 @@ def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | 
     if not value or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # RFC 9110 DIGITs: str.isdigit() also takes "²", which float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)

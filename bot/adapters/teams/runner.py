@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -38,7 +39,7 @@ from bot.http import HttpHost
 from bot.settings import GraphSettings, TeamsSettings
 from bot.wiring import Runtime
 
-__all__ = ["TeamsRunner"]
+__all__ = ["TeamsParts", "TeamsRunner", "attach_teams"]
 
 _log = logging.getLogger(__name__)
 #: How long ``stop`` waits for answers being written before it cancels them.
@@ -48,6 +49,46 @@ _DRAIN_S = 10.0
 async def _log_turn_error(context: TurnContext, error: Exception) -> None:
     """Log a turn's failure; never post the exception's text (the SDK's default) into the chat."""
     _log.error("teams turn failed error=%s activity_type=%s", type(error).__name__, context.activity.type)
+
+
+@dataclass(frozen=True)
+class TeamsParts:
+    """Teams' ports, attached to a runtime's core."""
+
+    conversation: Conversation
+    transport: TeamsTransport
+    directory: TeamsDirectory
+    refs: ChatRefs
+    connectors: Connectors
+
+
+def attach_teams(
+    rt: Runtime, teams: TeamsSettings, graph: GraphSettings, session: aiohttp.ClientSession, tokens: TokenSource
+) -> TeamsParts:
+    """Teams' ports (transport, directory; no thread history: the Bot Connector has none) attached to
+    the runtime's core: the conversation for activities, and the outbox for posts (a command-line
+    run of a job needs only this). ``session`` carries Graph calls (closed by the caller)."""
+    connectors = Connectors(teams, tokens)
+    refs = ChatRefs(rt.database.sessions)
+    groups = GraphGroups(session, tokens, graph.base_url, ttl_s=graph.groups_ttl_s) if graph.groups else None
+    directory = TeamsDirectory(
+        connectors,
+        rt.directory,
+        refs,
+        tenant_id=teams.tenant_id,
+        ttl_s=teams.cache_ttl_s,
+        graph=groups,
+        group_names=graph.group_names,
+    )
+    transport = TeamsTransport(
+        connectors,
+        refs,
+        directory,
+        bot_id=f"28:{teams.app_id}",
+        tenant_id=teams.tenant_id,
+        interval_s=teams.stream_interval_s,
+    )
+    return TeamsParts(rt.attach(transport, directory, None), transport, directory, refs, connectors)
 
 
 class TeamsRunner:
@@ -88,35 +129,16 @@ class TeamsRunner:
 
     async def start(self) -> None:
         """Attach Teams' ports to the core and mount ``/api/messages``."""
-        rt, teams = self._runtime, self._teams
+        teams = self._teams
         self._session = aiohttp.ClientSession(middlewares=(RetryPolicy(),), timeout=aiohttp.ClientTimeout(total=30))
         self._auth = InboundAuth.from_settings(teams, self._session)
-        connectors = Connectors(teams, self.tokens)
-        refs = ChatRefs(rt.database.sessions)
-        graph = None
-        if self._graph.groups:
-            graph = GraphGroups(self._session, self.tokens, self._graph.base_url, ttl_s=self._graph.groups_ttl_s)
-        directory = TeamsDirectory(
-            connectors,
-            rt.directory,
-            refs,
-            tenant_id=teams.tenant_id,
-            ttl_s=teams.cache_ttl_s,
-            graph=graph,
-            group_names=self._graph.group_names,
-        )
-        transport = TeamsTransport(
-            connectors,
-            refs,
-            directory,
-            bot_id=f"28:{teams.app_id}",
-            tenant_id=teams.tenant_id,
-            interval_s=teams.stream_interval_s,
-        )
-        self.conversation = rt.attach(transport, directory, None)
-        self._adapter = CloudAdapter(channel_service_client_factory=ClientFactory(connectors, teams.app_id or ""))
+        parts = attach_teams(self._runtime, teams, self._graph, self._session, self.tokens)
+        self.conversation = parts.conversation
+        self._adapter = CloudAdapter(channel_service_client_factory=ClientFactory(parts.connectors, teams.app_id or ""))
         self._adapter.on_turn_error = _log_turn_error
-        self._bot = TeamsBot(self.conversation, transport, directory, refs, tenant_id=teams.tenant_id)
+        self._bot = TeamsBot(
+            parts.conversation, parts.transport, parts.directory, parts.refs, tenant_id=teams.tenant_id
+        )
         self._host.add_route("POST", "/api/messages", guarded(self._auth, self._messages))
         self._host.add_check("teams", self.ready)
         _log.info("teams mounted path=/api/messages")
