@@ -79,6 +79,14 @@ def _status(exc: BaseException) -> int | None:
     return exc.status if isinstance(exc, aiohttp.ClientResponseError) else None
 
 
+def _unless_gone(exc: BaseException, what: str) -> None:
+    """Nothing when the Bot Connector does not know the person or conversation (404: the caller
+    returns None); otherwise the lookup failed: :class:`DirectoryUnavailable` (the core fails closed)."""
+    if _status(exc) == 404:
+        return None
+    raise DirectoryUnavailable(f"the Teams {what} lookup failed ({_status(exc) or type(exc).__name__})") from exc
+
+
 class TeamsDirectory:
     """The Directory port for Teams user and conversation ids (emails go to the base directory)."""
 
@@ -154,11 +162,8 @@ class TeamsDirectory:
             async with self._connectors.open(where.service_url) as client:
                 account = await client.conversations.get_conversation_member(where.conversation_id, user_id)
         except (aiohttp.ClientError, TimeoutError, UpstreamError) as exc:
-            if _status(exc) == 404:
-                return None
-            raise DirectoryUnavailable(
-                f"the Teams member lookup failed ({_status(exc) or type(exc).__name__})"
-            ) from exc
+            _unless_gone(exc, "member")
+            return None
         profile = _profile_of(account)
         self._keep(profile)
         return profile
@@ -246,11 +251,8 @@ class TeamsDirectory:
                     if not token:
                         break
         except (aiohttp.ClientError, TimeoutError, UpstreamError) as exc:
-            if _status(exc) == 404:
-                return None
-            raise DirectoryUnavailable(
-                f"the Teams roster lookup failed ({_status(exc) or type(exc).__name__})"
-            ) from exc
+            _unless_gone(exc, "roster")
+            return None
         for profile in profiles:
             self._keep(profile)
         found = tuple(profiles)
