@@ -16,7 +16,7 @@ import pytest
 from bot.db import Database
 from tests.adapters.teams_harness import CHATS, CONVERSATIONS, DAVE, GENERAL, SECRET, TEAMS, USERS
 from tests.adapters.test_slack import _mention
-from tests.e2e.conftest import _env
+from tests.e2e.conftest import _env, run_kura
 from tests.e2e.test_schedule_serve import _free_port, _serve, _until_in
 from tests.fakes import teams_activities as activities
 from tests.fakes import tls
@@ -120,3 +120,34 @@ async def test_serve_with_slack_and_teams_answers_on_both(db: Database, tmp_path
             break
         await asyncio.sleep(0.25)
     assert slack.calls_to("chat.update"), [c.method for c in slack.calls]
+
+
+async def test_a_job_run_from_the_command_line_posts_where_kura_was_installed(
+    db: Database, tmp_path: Path, stack: AsyncExitStack
+) -> None:
+    """Kura is added to a team (``kura serve`` keeps the conversation reference); then ``kura schedule
+    run-now`` in another process syncs a folder and posts what changed into that channel through the
+    Bot Connector."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / ".kura-access.yaml").write_text("allow: [public]\nclassification: public\n", encoding="utf-8")
+    (docs / "hello.md").write_text("# Hello\n\nThe office opens at nine.\n", encoding="utf-8")
+    world = await _world(stack, db, tmp_path)
+    log = tmp_path / "serve.log"
+    process = await stack.enter_async_context(_serve(world.env, log))
+    await _until_in(log, "teams: listening on /api/messages", process)
+    assert await _post(world, activities.conversation_update(GENERAL, DAVE, world.connector.service_url)) == 202
+    env = world.env
+    add = ("schedule", "add", "sync", "--name", "weekly", "--cron", "0 9 * * 1", "--as", "dave@example.co.jp")
+    target = ("--target", f"teams:{GENERAL.id}", "--param", f"path={docs}")
+    for _ in range(40):  # the install is handled in the background: wait for its reference
+        added = await asyncio.to_thread(run_kura, env, *add, *target)
+        if added.code == 0:
+            break
+        await asyncio.sleep(0.25)
+    assert added.code == 0, added.stderr
+    ran = await asyncio.to_thread(run_kura, env, "schedule", "run-now", "weekly", "--json")
+    assert ran.code == 0, ran.stderr + ran.stdout
+    sent = [c for c in world.connector.calls_to("send") if c.conversation_id == GENERAL.id]
+    assert len(sent) == 1
+    assert "added 1" in sent[0].body["text"]
