@@ -4,8 +4,8 @@ can post proactively, and ``chat_replies`` (which posted message carries which a
 feedback that names only a message is stored against the right record.
 
 ``kura_app`` saves and refreshes references (SELECT, INSERT, UPDATE) and records replies (SELECT,
-INSERT, and DELETE to forget old ones). Neither table holds message text or personal data beyond
-platform ids.
+INSERT: which answer a message carries is never rewritten or dropped by Kura's role). Neither table
+holds message text or personal data beyond platform ids.
 
 Revision ID: 2026_11_28_0010
 Revises: 2026_11_27_0009
@@ -26,7 +26,7 @@ ROLE = "kura_app"
 
 _GRANTS = [
     f"GRANT SELECT, INSERT, UPDATE ON chat_conversations TO {ROLE}",
-    f"GRANT SELECT, INSERT, DELETE ON chat_replies TO {ROLE}",
+    f"GRANT SELECT, INSERT ON chat_replies TO {ROLE}",
 ]
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.teams.translate import event_id_of, is_addressed, language_of, strip_mention, to_inbound
+from bot.adapters.teams.translate import (
+    admin_args,
+    channel_kind_of,
+    conversation_kind,
+    event_id_of,
+    feedback_of,
+    installed,
+    is_addressed,
+    language_of,
+    strip_mention,
+    to_inbound,
+)
+from policies import ChannelKind
 from tests.fakes.bot_connector_wire import BOT_ID, Conversation, TeamsUser
 from tests.fakes.teams_activities import conversation_update, feedback_invoke, message
 
@@ -107,3 +119,153 @@ def test_a_retry_keeps_its_event_id_and_other_conversations_differ() -> None:
 )
 def test_language_of_the_activity_locale(locale: str | None, expected: str | None) -> None:
     assert language_of(locale) == expected
+
+
+# ---------------------------------------------------------------------------------------- channel kind
+
+
+def test_channel_kinds() -> None:
+    assert channel_kind_of(message(PERSONAL, ALICE, "x", SERVICE)) is None
+    assert channel_kind_of(message(CHAT, ALICE, "x", SERVICE)) == ChannelKind("direct")
+    standard = message(CHANNEL, ALICE, "x", SERVICE)
+    assert channel_kind_of(standard) == ChannelKind("private")  # its roster is the whole team
+    for field in ("type", "membershipType"):
+        for value in ("shared", "Shared", "SHARED"):
+            shared = message(CHANNEL, ALICE, "x", SERVICE)
+            shared["channelData"]["channel"][field] = value
+            assert channel_kind_of(shared) == ChannelKind("private", shared=True), (field, value)
+    private = message(CHANNEL, ALICE, "x", SERVICE)
+    private["channelData"]["channel"]["membershipType"] = "private"
+    assert channel_kind_of(private) == ChannelKind("private")
+
+
+@pytest.mark.parametrize(
+    "channel_data",
+    [None, [], ["shared"], "shared", 7, {"channel": None}, {"channel": "shared"}, {"channel": ["shared"]}, {}],
+    ids=["null", "empty-list", "list", "string", "number", "channel-null", "channel-string", "channel-list", "empty"],
+)
+def test_channel_kind_of_odd_channel_data_is_a_plain_channel_not_an_error(channel_data: object) -> None:
+    """channelData is free-form JSON (the SDK's model takes anything): the kind never raises."""
+    activity = message(CHANNEL, ALICE, "x", SERVICE)
+    activity["channelData"] = channel_data
+    assert channel_kind_of(activity) == ChannelKind("private")
+
+
+@pytest.mark.parametrize("conversation", [None, "19:x", [], {"conversationType": 5}, {"conversationType": "meeting"}])
+def test_an_unknown_conversation_shape_has_no_kind(conversation: object) -> None:
+    activity = message(CHANNEL, ALICE, "x", SERVICE)
+    activity["conversation"] = conversation
+    assert conversation_kind(activity) is None
+    assert channel_kind_of(activity) is None
+    assert not is_addressed(activity, BOT_ID)
+
+
+# ---------------------------------------------------------------------------------------- admin commands
+
+MENU = frozenset({"help", "status", "sources"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("admin status", ("status",)),
+        ("ADMIN status", ("status",)),
+        ("/kura sync handbook", ("sync", "handbook")),
+        ("admin", ("help",)),
+        ("  admin   policy   show ", ("policy", "show")),
+        ("status", ("status",)),  # picked from the command menu
+        ("Status", ("Status",)),
+        ("help", ("help",)),
+        ("status of my expense claim?", None),  # a question that begins with a menu word
+        ("sources for G3 salary", None),
+        ("administrator status", None),
+        ("ａｄｍｉｎ status", None),  # full-width: not the prefix, so a question (commands fail closed)
+        ("admin\u200b status", None),
+        ("what does admin status show?", None),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_admin_args(text: str, expected: tuple[str, ...] | None) -> None:
+    assert admin_args(text, MENU) == expected
+
+
+def test_menu_titles_are_commands_only_with_a_menu() -> None:
+    assert admin_args("status") is None
+    assert admin_args("status", MENU) == ("status",)
+
+
+# ---------------------------------------------------------------------------------------- feedback
+
+
+@pytest.mark.parametrize(("reaction", "value"), [("like", 1), ("dislike", -1)])
+def test_feedback_of_a_thumb(reaction: str, value: int) -> None:
+    invoke = feedback_invoke(CHANNEL, ALICE, "1700000000009", SERVICE, reaction=reaction, feedback_text="良い")
+    assert feedback_of(invoke) == ("1700000000009", value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "message"},
+        {"name": "composeExtension/submitAction"},
+        {"name": None},
+        {"value": None},
+        {"value": "feedback"},
+        {"value": ["feedback"]},
+        {"value": {"actionName": "other", "actionValue": {"reaction": "like"}}},
+        {"value": {"actionName": "feedback", "actionValue": "like"}},
+        {"value": {"actionName": "feedback", "actionValue": {"reaction": "Like"}}},
+        {"value": {"actionName": "feedback", "actionValue": {"reaction": "love"}}},
+        {"value": {"actionName": "feedback", "actionValue": {"reaction": ["like"]}}},
+        {"value": {"actionName": "feedback", "actionValue": {}}},
+        {"replyToId": None},
+        {"replyToId": ""},
+        {"replyToId": 17},
+        {"replyToId": ["1"]},
+    ],
+)
+def test_anything_else_is_not_feedback(change: dict[str, object]) -> None:
+    invoke = feedback_invoke(CHANNEL, ALICE, "1700000000009", SERVICE) | change
+    assert feedback_of(invoke) is None
+
+
+def test_a_message_is_not_feedback() -> None:
+    assert feedback_of(message(CHANNEL, ALICE, "like", SERVICE)) is None
+
+
+# ---------------------------------------------------------------------------------------- install
+
+
+def test_kura_added_to_a_team_or_chat_is_an_install() -> None:
+    assert installed(conversation_update(CHANNEL, ALICE, SERVICE), BOT_ID)
+    assert installed(conversation_update(CHAT, ALICE, SERVICE), BOT_ID)
+    install = message(PERSONAL, ALICE, "", SERVICE) | {"type": "installationUpdate", "action": "add"}
+    assert installed(install, BOT_ID)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"membersAdded": [{"id": "29:bob"}]},
+        {"membersAdded": []},
+        {"membersAdded": None},
+        {"membersAdded": [BOT_ID]},  # not an account object
+        {"membersAdded": [{"id": BOT_ID.upper()}]},
+        {"membersAdded": {"id": BOT_ID}},
+        {"type": "message"},
+        {"type": "installationUpdate", "action": "remove"},
+        {"type": "installationUpdate", "action": None},
+    ],
+)
+def test_anything_else_is_not_an_install(change: dict[str, object]) -> None:
+    activity = conversation_update(CHANNEL, ALICE, SERVICE) | change
+    assert not installed(activity, BOT_ID)
+
+
+def test_someone_else_joining_is_not_an_install_even_with_kura_as_sender() -> None:
+    activity = conversation_update(CHANNEL, ALICE, SERVICE)
+    activity["membersAdded"] = [{"id": "29:bob"}]
+    activity["from"] = {"id": BOT_ID}
+    assert not installed(activity, BOT_ID)
+    assert not installed(conversation_update(CHANNEL, ALICE, SERVICE), "28:another-bot")

@@ -40,6 +40,7 @@ __all__ = ["TeamsBot"]
 
 _log = logging.getLogger(__name__)
 _MENU = frozenset(title for title, _ in COMMANDS)
+_INVOKE_OK = Activity(type="invokeResponse", value=InvokeResponse(status=200, body={}))
 
 
 def reference_of(activity: Mapping[str, Any]) -> ConversationRef | None:
@@ -86,6 +87,12 @@ class TeamsBot:
         if feedback is not None:
             await self._feedback(context, raw, *feedback)
             return
+        if raw.get("type") == "invoke":
+            # Nothing else is invoked on Kura; an unreadable feedback click is acknowledged all the
+            # same, so Teams shows no error to the person (it was logged as nothing to store).
+            _log.info("teams invoke not handled name=%s", str(raw.get("name"))[:60])
+            await context.send_activity(_INVOKE_OK)
+            return
         if not is_addressed(raw, bot_id):
             return
         inbound = to_inbound(raw, bot_id)
@@ -119,7 +126,7 @@ class TeamsBot:
         else:
             self._directory.seen(raw, None)
             await self._conversation.feedback(user, audit_id, value)
-        await context.send_activity(Activity(type="invokeResponse", value=InvokeResponse(status=200, body={})))
+        await context.send_activity(_INVOKE_OK)
 
     async def _to_asker(self, context: TurnContext, activity: Activity) -> None:
         """A reply for the sender alone: in place in a 1:1 chat, else in their 1:1 chat with Kura."""

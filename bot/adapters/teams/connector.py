@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
+from microsoft_agents.hosting.core import ChannelServiceAdapter, ChannelServiceClientFactoryBase, TurnContext
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants, ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
 from microsoft_agents.hosting.core.connector.client import ConnectorClient, UserTokenClient
@@ -81,7 +81,15 @@ class ClientFactory(ChannelServiceClientFactoryBase):
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
         """A connector client for the turn's service URL (checked; Kura's token)."""
-        return await self._connectors.client(service_url)
+        try:
+            return await self._connectors.client(service_url)
+        except BaseException:
+            # The SDK made the turn's user-token client (an HTTP session) just before, and closes it
+            # only when this succeeds: a refused token or URL would leak one session per activity.
+            made = context.turn_state.get(ChannelServiceAdapter.USER_TOKEN_CLIENT_KEY) if context else None
+            if isinstance(made, UserTokenClientBase):
+                await made.close()
+            raise
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False

@@ -22,7 +22,8 @@ from bot.errors import Language
 
 __all__ = ["answer_activity", "citations_of", "markdown", "text_activity", "thinking"]
 
-#: Teams refuses messages over about 28 KB; the text is kept well under that.
+#: Teams refuses messages over about 28 KB: the text sent is kept under this many UTF-8 bytes
+#: (a Japanese character is three).
 TEXT_LIMIT = 20_000
 #: Teams' limits for a citation: its title, and the abstract shown in the popup.
 TITLE_LIMIT = 80
@@ -32,9 +33,17 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 def markdown(text: str) -> str:
     """Sanitised text as Teams markdown: ``&``, ``<`` and ``>`` escaped, within the size limit."""
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    encoded = escaped.encode("utf-8")
+    if len(encoded) <= TEXT_LIMIT:
+        return escaped
+    # Cut what is sent (escaping makes a character up to five bytes), never inside a character or an
+    # entity; the ellipsis takes three bytes.
+    cut = encoded[: TEXT_LIMIT - 3].decode("utf-8", errors="ignore")
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def thinking(language: Language) -> str:
@@ -62,8 +71,8 @@ def citations_of(reply: Reply) -> list[ClientCitation]:
 def _with_markers(reply: Reply) -> str:
     """The answer, with the numbers of cited documents it does not mention appended, so Teams shows
     every citation (it shows those whose ``[n]`` appears in the text)."""
-    shown = {int(n) for n in _MARKER.findall(reply.text)}
-    missing = [c.number for c in reply.citations if c.number not in shown]
+    shown = set(_MARKER.findall(reply.text))  # as written: "[01]" is not "[1]" to Teams
+    missing = [c.number for c in reply.citations if str(c.number) not in shown]
     if not missing:
         return reply.text
     return f"{reply.text}\n\n{say('sources', reply.language)}: " + " ".join(f"[{n}]" for n in missing)

@@ -2,7 +2,9 @@
 
 429 and 5xx are retried with exponential backoff; a ``Retry-After`` header (seconds or an HTTP
 date) is honoured, up to a cap, so a throttled Kura waits as long as it is told instead of making
-the throttling worse. Connection errors are retried the same way. Anything else is returned as is.
+the throttling worse. A connection that could not be made is retried the same way; one lost after
+the request went out only for methods that may be repeated (not a POST: the message may have been
+posted). Anything else is returned as is.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from aiohttp import ClientError, ClientHandlerType, ClientRequest, ClientResponse
+from aiohttp import ClientConnectorError, ClientError, ClientHandlerType, ClientRequest, ClientResponse
 
 __all__ = ["RetryPolicy", "retry_after_s"]
 
 _log = logging.getLogger(__name__)
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -56,7 +59,9 @@ class RetryPolicy:
             try:
                 response = await handler(request)
             except (ClientError, TimeoutError) as exc:
-                if last:
+                # A request that may have reached the server is sent again only when sending it
+                # twice does no harm: a POST (a new message) is retried only when it never left.
+                if last or not (request.method in _IDEMPOTENT or isinstance(exc, ClientConnectorError)):
                     raise
                 _log.info("retrying after %s method=%s", type(exc).__name__, request.method)
                 await asyncio.sleep(self._backoff(attempt))

@@ -36,7 +36,8 @@ _AT_TAG = re.compile(r"<at>[^<]{0,200}</at>", re.IGNORECASE)
 
 def conversation_kind(activity: Mapping[str, Any]) -> ConversationKind | None:
     """personal, groupChat or channel; None for anything else (then Kura does not answer)."""
-    kind = (activity.get("conversation") or {}).get("conversationType")
+    conversation = activity.get("conversation")  # plain JSON: any shape may arrive
+    kind = conversation.get("conversationType") if isinstance(conversation, Mapping) else None
     return kind if kind in ("personal", "groupChat", "channel") else None
 
 
@@ -121,7 +122,8 @@ def channel_kind_of(activity: Mapping[str, Any]) -> ChannelKind | None:
         return ChannelKind("direct")
     if kind != "channel":
         return None
-    channel = ((activity.get("channelData") or {}).get("channel") or {}) if isinstance(activity, Mapping) else {}
+    data = activity.get("channelData")  # free-form JSON: the SDK's model takes anything here
+    channel = data.get("channel") if isinstance(data, Mapping) else None
     membership = (
         str(channel.get("type") or channel.get("membershipType") or "").lower() if isinstance(channel, Mapping) else ""
     )
