@@ -130,8 +130,11 @@ async def _teams_attached(rt: Runtime, settings: KuraSettings) -> AsyncIterator[
     from bot.adapters.teams.tokens import TokenSource
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        attach_teams(rt, settings.teams, settings.graph, session, TokenSource(settings.teams))
-        yield
+        parts = attach_teams(rt, settings.teams, settings.graph, session, TokenSource(settings.teams))
+        try:
+            yield
+        finally:
+            await parts.connectors.close()
 
 
 async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> int:

@@ -31,13 +31,24 @@ __all__ = ["ClientFactory", "Connectors"]
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
+class _KeptSessionClient(ConnectorClient):
+    """A connector client on a session :class:`Connectors` keeps open: the SDK closes its client at
+    the end of each turn, and that must not close the connections other turns are using."""
+
+    async def close(self) -> None:
+        """Nothing to close: the session belongs to :class:`Connectors`."""
+
+
 class Connectors:
-    """Connector clients for allowed service URLs, with Kura's token and retries."""
+    """Connector clients for allowed service URLs, with Kura's token and retries. One HTTP session
+    per service URL, kept open (``close`` ends them): turns reuse its connections instead of opening
+    new ones for every activity."""
 
     def __init__(self, settings: TeamsSettings, tokens: TokenSource, *, retry: RetryPolicy | None = None) -> None:
         self._settings = settings
         self._tokens = tokens
         self._retry = retry or RetryPolicy()
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
 
     def allowed(self, service_url: str) -> str:
         """``service_url`` when its host is allowed, else :class:`UpstreamError` (nothing is sent)."""
@@ -47,12 +58,22 @@ class Connectors:
             raise UpstreamError(f"the service URL is not allowed ({exc.reason})") from exc
 
     async def client(self, service_url: str) -> ConnectorClient:
-        """A new client for ``service_url`` (the caller closes it)."""
+        """A client for ``service_url`` on its kept session (closing the client leaves it open)."""
         url = self.allowed(service_url)
         base = url if url.endswith("/") else url + "/"
         token = await self._tokens.token(BOT_CONNECTOR_SCOPE)
-        session = aiohttp.ClientSession(base_url=base, middlewares=(self._retry,), timeout=_TIMEOUT)
-        return ConnectorClient(base, token, session=session)
+        session = self._sessions.get(base)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(base_url=base, middlewares=(self._retry,), timeout=_TIMEOUT)
+            self._sessions[base] = session
+        # The client sets the session's Authorization header: every turn's token is the app's own.
+        return _KeptSessionClient(base, token, session=session)
+
+    async def close(self) -> None:
+        """Close every kept session."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
     @asynccontextmanager
     async def open(self, service_url: str) -> AsyncIterator[ConnectorClient]:

@@ -120,6 +120,7 @@ class TeamsRunner:
         self._bot: TeamsBot | None = None
         self._auth: InboundAuth | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connectors: Connectors | None = None
         self.conversation: Conversation | None = None
         self.tokens = TokenSource(teams, http_client=http_client)  # fails now on a missing tenant
 
@@ -133,6 +134,7 @@ class TeamsRunner:
         self._session = aiohttp.ClientSession(middlewares=(RetryPolicy(),), timeout=aiohttp.ClientTimeout(total=30))
         self._auth = InboundAuth.from_settings(teams, self._session)
         parts = attach_teams(self._runtime, teams, self._graph, self._session, self.tokens)
+        self._connectors = parts.connectors
         self.conversation = parts.conversation
         self._adapter = CloudAdapter(channel_service_client_factory=ClientFactory(parts.connectors, teams.app_id or ""))
         self._adapter.on_turn_error = _log_turn_error
@@ -185,6 +187,9 @@ class TeamsRunner:
             for task in pending:
                 task.cancel()
         self._bot = None
+        if self._connectors is not None:
+            await self._connectors.close()
+            self._connectors = None
         if self._session is not None:
             await self._session.close()
             self._session = None

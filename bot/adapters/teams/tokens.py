@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ __all__ = ["BOT_CONNECTOR_SCOPE", "GRAPH_SCOPE", "TokenSource"]
 #: What the Bot Connector accepts (the Bot Framework's app id URI).
 BOT_CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+#: A token kept in memory is renewed when it has less than this to live (msal renews at 5 minutes).
+RENEW_S = 600.0
 
 
 def _certificate_credential(path: Path) -> dict[str, str]:
@@ -69,6 +72,8 @@ class TokenSource:
         self._http_client = http_client
         self._app: Any = None
         self._lock = threading.Lock()
+        self._held: dict[str, tuple[str, float]] = {}
+        self._renewing: dict[str, asyncio.Lock] = {}
 
     def _client(self) -> Any:
         with self._lock:
@@ -96,25 +101,38 @@ class TokenSource:
                     raise UpstreamError(f"the token authority could not be reached ({type(exc).__name__})") from exc
             return self._app
 
-    def _acquire(self, scope: str) -> str:
+    def _acquire(self, scope: str) -> tuple[str, float]:
         result = self._client().acquire_token_for_client(scopes=[scope])
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             # error and error_description name the problem (AADSTS codes); never the secret.
             error = result.get("error", "unknown") if isinstance(result, dict) else "unknown"
             raise UpstreamError(f"Entra refused Kura's token request ({error})")
-        return str(token)
+        lifetime = result.get("expires_in")
+        seconds = float(lifetime) if isinstance(lifetime, int | float) else 0.0
+        return str(token), time.monotonic() + seconds
 
     async def token(self, scope: str = BOT_CONNECTOR_SCOPE) -> str:
-        """An access token for ``scope`` (cached by msal until shortly before it expires).
+        """An access token for ``scope``: from memory while it has more than ``RENEW_S`` to live
+        (no thread, no lock: every reply of every turn asks), else from msal (its own cache, then
+        the authority), one request at a time per scope.
 
         Raises:
             UpstreamError: the authority refused or could not be reached.
             ConfigurationError: the settings cannot work (bad certificate file, bad authority).
         """
-        try:
-            return await asyncio.to_thread(self._acquire, scope)
-        except (UpstreamError, ConfigurationError):
-            raise
-        except Exception as exc:
-            raise UpstreamError(f"the token authority could not be reached ({type(exc).__name__})") from exc
+        held = self._held.get(scope)
+        if held is not None and held[1] - time.monotonic() > RENEW_S:
+            return held[0]
+        async with self._renewing.setdefault(scope, asyncio.Lock()):
+            held = self._held.get(scope)
+            if held is not None and held[1] - time.monotonic() > RENEW_S:
+                return held[0]
+            try:
+                token, expires = await asyncio.to_thread(self._acquire, scope)
+            except (UpstreamError, ConfigurationError):
+                raise
+            except Exception as exc:
+                raise UpstreamError(f"the token authority could not be reached ({type(exc).__name__})") from exc
+            self._held[scope] = (token, expires)
+            return token
