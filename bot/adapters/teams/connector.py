@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from microsoft_agents.hosting.core import ChannelServiceAdapter, ChannelServiceClientFactoryBase, TurnContext
+from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants, ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
 from microsoft_agents.hosting.core.connector.client import ConnectorClient, UserTokenClient
@@ -27,6 +27,7 @@ from bot.settings import TeamsSettings
 
 __all__ = ["ClientFactory", "Connectors"]
 
+_OAUTH_URL = AuthenticationConstants.AGENTS_SDK_OAUTH_URL.rstrip("/") + "/"
 #: How long one connector request may take before it counts as failed (and is retried).
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -37,6 +38,13 @@ class _KeptSessionClient(ConnectorClient):
 
     async def close(self) -> None:
         """Nothing to close: the session belongs to :class:`Connectors`."""
+
+
+class _KeptUserTokenClient(UserTokenClient):
+    """The SDK's user-token client on a session the factory keeps (closing it leaves that open)."""
+
+    async def close(self) -> None:
+        """Nothing to close: the session belongs to :class:`ClientFactory`."""
 
 
 class Connectors:
@@ -91,6 +99,7 @@ class ClientFactory(ChannelServiceClientFactoryBase):
     def __init__(self, connectors: Connectors, app_id: str) -> None:
         self._connectors = connectors
         self._app_id = app_id
+        self._unused: aiohttp.ClientSession | None = None
 
     async def create_connector_client(
         self,
@@ -102,19 +111,22 @@ class ClientFactory(ChannelServiceClientFactoryBase):
         use_anonymous: bool = False,
     ) -> ConnectorClientBase:
         """A connector client for the turn's service URL (checked; Kura's token)."""
-        try:
-            return await self._connectors.client(service_url)
-        except BaseException:
-            # The SDK made the turn's user-token client (an HTTP session) just before, and closes it
-            # only when this succeeds: a refused token or URL would leak one session per activity.
-            made = context.turn_state.get(ChannelServiceAdapter.USER_TOKEN_CLIENT_KEY) if context else None
-            if isinstance(made, UserTokenClientBase):
-                await made.close()
-            raise
+        # The turn's user-token client holds no session of its own (see below): when this fails
+        # (a refused token or service URL), nothing the SDK made for the turn is left open.
+        return await self._connectors.client(service_url)
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
     ) -> UserTokenClientBase:
-        """Kura signs nobody in: a client that is never called (the SDK's turn wants one)."""
-        session: Any = aiohttp.ClientSession(base_url=AuthenticationConstants.AGENTS_SDK_OAUTH_URL.rstrip("/") + "/")
-        return UserTokenClient(AuthenticationConstants.AGENTS_SDK_OAUTH_URL, "", app_id=self._app_id, session=session)
+        """Kura signs nobody in: a client that is never called (the SDK's turn wants one), on one
+        session that no turn opens or closes."""
+        if self._unused is None or self._unused.closed:
+            self._unused = aiohttp.ClientSession(base_url=_OAUTH_URL)
+        session: Any = self._unused
+        return _KeptUserTokenClient(_OAUTH_URL, "", app_id=self._app_id, session=session)
+
+    async def close(self) -> None:
+        """Close the session of the unused user-token clients."""
+        if self._unused is not None:
+            await self._unused.close()
+            self._unused = None

@@ -121,6 +121,7 @@ class TeamsRunner:
         self._auth: InboundAuth | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connectors: Connectors | None = None
+        self._factory: ClientFactory | None = None
         self.conversation: Conversation | None = None
         self.tokens = TokenSource(teams, http_client=http_client)  # fails now on a missing tenant
 
@@ -136,7 +137,8 @@ class TeamsRunner:
         parts = attach_teams(self._runtime, teams, self._graph, self._session, self.tokens)
         self._connectors = parts.connectors
         self.conversation = parts.conversation
-        self._adapter = CloudAdapter(channel_service_client_factory=ClientFactory(parts.connectors, teams.app_id or ""))
+        self._factory = ClientFactory(parts.connectors, teams.app_id or "")
+        self._adapter = CloudAdapter(channel_service_client_factory=self._factory)
         self._adapter.on_turn_error = _log_turn_error
         self._bot = TeamsBot(
             parts.conversation, parts.transport, parts.directory, parts.refs, tenant_id=teams.tenant_id
@@ -190,6 +192,9 @@ class TeamsRunner:
         if self._connectors is not None:
             await self._connectors.close()
             self._connectors = None
+        if self._factory is not None:
+            await self._factory.close()
+            self._factory = None
         if self._session is not None:
             await self._session.close()
             self._session = None
