@@ -3,17 +3,20 @@ model and the event sender, on an event loop of their own in a thread; the menti
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
+import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import _common
 import aiohttp
 from aiohttp import web
 
@@ -125,12 +128,14 @@ def first_signs(slack: TimedFakeSlack, from_call: int) -> dict[str, float]:
     return out
 
 
-class Outside:
-    """Fake Slack, fake model and the event sender on their own event loop in a thread."""
+class OutsideLoop:
+    """The world outside Kura (fakes, the model, the sender's HTTP session) on its own event loop in
+    a thread, so that Kura's loop is Kura's alone. A benchmark's world makes its fakes in
+    :meth:`_make` and lists them in :attr:`servers` (started in order, stopped in reverse)."""
 
     def __init__(self, model: FakeOpenAI) -> None:
         self.model = model
-        self.slack: TimedFakeSlack
+        self.servers: list[Any] = []
         self.loop = asyncio.new_event_loop()
         self._session: aiohttp.ClientSession
         self._ready = threading.Event()
@@ -148,17 +153,20 @@ class Outside:
         self._ready.set()
         self.loop.run_forever()
 
+    def _make(self) -> None:
+        raise NotImplementedError
+
     async def _start(self) -> None:
-        self.slack = TimedFakeSlack(USERS, CHANNELS)
-        await self.slack.start()
-        await self.model.start()
-        # No connection limit: Slack sends each event on its own connection.
+        self._make()
+        for server in self.servers:
+            await server.start()
+        # No connection limit: the platforms send each event on its own connection.
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=False)
 
     async def _stop(self) -> None:
         await self._session.close()
-        await self.model.stop()
-        await self.slack.stop()
+        for server in reversed(self.servers):
+            await server.stop()
 
     def start(self) -> None:
         self._thread.start()
@@ -174,6 +182,16 @@ class Outside:
         await self.call(self._stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         await asyncio.to_thread(self._thread.join, 10)
+
+
+class Outside(OutsideLoop):
+    """Fake Slack, fake model and the event sender on their own event loop in a thread."""
+
+    slack: TimedFakeSlack
+
+    def _make(self) -> None:
+        self.slack = TimedFakeSlack(USERS, CHANNELS)
+        self.servers = [self.slack, self.model]
 
     async def send(self, url: str, mentions: Sequence[Mention]) -> None:
         """POST every mention at once (bodies signed beforehand); retry like Slack."""
@@ -234,3 +252,30 @@ class Outside:
         await asyncio.sleep(down_s)
         await asyncio.to_thread(ctl, "-w", "-o", f'-h "" -k {socket_dir}', "-l", log, "-D", pgdata, "start")
         return stopped, time.perf_counter()
+
+
+#: A benchmark's measuring part: given the arguments, the outside world, the database's settings,
+#: the database and where it lives.
+Load = Callable[[argparse.Namespace, Any, Any, Any, str], Awaitable[None]]
+
+
+async def run_world(args: argparse.Namespace, make_outside: Callable[[FakeOpenAI], OutsideLoop], load: Load) -> None:
+    """The timed fake model (``--tokens``, ``--first-token``, ``--token-delay``) in an outside world
+    on its own loop, the embedded PostgreSQL, and ``load`` on them; SIGTERM unwinds like Ctrl-C."""
+    main_task = asyncio.current_task()
+    if main_task is not None:  # SIGTERM unwinds like Ctrl-C: the database stops, folders go
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    model = FakeOpenAI(
+        answer_pieces(args.tokens),
+        first_token_s=args.first_token,
+        token_delay_s=args.token_delay,
+        counts=(1200, args.tokens),
+        model=MODEL,
+    )
+    outside = make_outside(model)
+    outside.start()
+    try:
+        async with _common.database(args.data_dir, keep=args.keep) as (base, db, where):
+            await load(args, outside, base, db, where)
+    finally:
+        await outside.stop()

@@ -62,13 +62,11 @@ import argparse
 import asyncio
 import contextlib
 import math
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import _common  # first: sets the warning filter
 from pydantic import SecretStr
 from sqlalchemy import make_url
 
@@ -80,9 +78,7 @@ from bot.wiring import Runtime, default_policy_file, open_runtime, sample_knowle
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_report import report_tables
 from _load_rounds import LagMeter, Round, mentions_of_wave, run_round
-from _load_world import ASKERS, MODEL, QUESTIONS, SECRET, Outside, answer_pieces
-
-from tests.fakes.openai_server import FakeOpenAI
+from _load_world import ASKERS, MODEL, QUESTIONS, SECRET, Outside, run_world
 
 # ---------------------------------------------------------------------------------- Kura
 
@@ -109,23 +105,7 @@ async def kura(slack: SlackSettings, runtime: Runtime) -> Any:
 
 
 async def run(args: argparse.Namespace) -> None:
-    main_task = asyncio.current_task()
-    if main_task is not None:  # SIGTERM unwinds like Ctrl-C: the database stops, folders go
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    model = FakeOpenAI(
-        answer_pieces(args.tokens),
-        first_token_s=args.first_token,
-        token_delay_s=args.token_delay,
-        counts=(1200, args.tokens),
-        model=MODEL,
-    )
-    outside = Outside(model)
-    outside.start()
-    try:
-        async with _common.database(args.data_dir, keep=args.keep) as (base, db, where):
-            await load(args, outside, base, db, where)
-    finally:
-        await outside.stop()
+    await run_world(args, Outside, load)
 
 
 async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, db: Any, where: str) -> None:

@@ -66,12 +66,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import math
-import signal
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,7 +89,7 @@ from bot.wiring import Runtime, open_runtime, sample_knowledge
 # The fakes and the adapter tests' tenant live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_rounds import LagMeter
-from _load_world import ANSWER_TEXT, MODEL, QUESTIONS, UNAVAILABLE, answer_pieces
+from _load_world import ANSWER_TEXT, MODEL, QUESTIONS, UNAVAILABLE, OutsideLoop, run_world
 from conversation_load import bench_policy, precompute_queries
 
 from tests.adapters.teams_harness import (
@@ -220,60 +218,19 @@ def finals_of(shown: list[tuple[float, str, Call]]) -> list[Final]:
     return out
 
 
-class Outside:
+class Outside(OutsideLoop):
     """Fake Bot Connector, fake identity providers, fake model and the sender on their own loop."""
 
-    def __init__(self, model: FakeOpenAI) -> None:
-        self.model = model
-        self.connector: TimedConnector
-        self.bot_framework: FakeEntra
-        self.entra: FakeEntra
-        self.loop = asyncio.new_event_loop()
-        self._session: aiohttp.ClientSession
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outside", daemon=True)
-        self._error: BaseException | None = None
+    connector: TimedConnector
+    bot_framework: FakeEntra
+    entra: FakeEntra
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._start())
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _start(self) -> None:
+    def _make(self) -> None:
         self.connector = TimedConnector(USERS, CONVERSATIONS, teams=TEAMS)
         self.bot_framework = FakeEntra()
         self.entra = FakeEntra(clients={APP_ID: SECRET}, tls=True)
         self.connector.token_check = self.entra.issued_token_check
-        for server in (self.bot_framework, self.entra, self.connector, self.model):
-            await server.start()
-        # No connection limit: the Bot Framework sends each activity on its own connection.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=False)
-
-    async def _stop(self) -> None:
-        await self._session.close()
-        for server in (self.model, self.connector, self.entra, self.bot_framework):
-            await server.stop()
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
-
-    async def call(self, coroutine: Awaitable[T]) -> T:
-        """Run a coroutine on the outside loop and wait for it from Kura's loop."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))  # type: ignore[arg-type]
-
-    async def stop(self) -> None:
-        await self.call(self._stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
+        self.servers = [self.bot_framework, self.entra, self.connector, self.model]
 
     def token_requests(self) -> int:
         """Requests that reached the token endpoint of Kura's Entra (msal's, every kind)."""
@@ -493,23 +450,7 @@ async def warm_up(outside: Outside, url: str, wave: int, lag: LagMeter, timeout_
 
 
 async def run(args: argparse.Namespace) -> None:
-    main_task = asyncio.current_task()
-    if main_task is not None:  # SIGTERM unwinds like Ctrl-C: the database stops, folders go
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    model = FakeOpenAI(
-        answer_pieces(args.tokens),
-        first_token_s=args.first_token,
-        token_delay_s=args.token_delay,
-        counts=(1200, args.tokens),
-        model=MODEL,
-    )
-    outside = Outside(model)
-    outside.start()
-    try:
-        async with _common.database(args.data_dir, keep=args.keep) as (base, db, where):
-            await load(args, outside, base, db, where)
-    finally:
-        await outside.stop()
+    await run_world(args, Outside, load)
 
 
 async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, db: Any, where: str) -> None:
