@@ -88,6 +88,7 @@ from bot.wiring import Runtime, open_runtime, sample_knowledge
 
 # The fakes and the adapter tests' tenant live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from _load_report import _ms, _x
 from _load_rounds import LagMeter
 from _load_world import ANSWER_TEXT, MODEL, QUESTIONS, UNAVAILABLE, OutsideLoop, run_world
 from conversation_load import bench_policy, precompute_queries
@@ -498,14 +499,6 @@ async def _count(counter: Callable[[], int]) -> int:
 
 
 # ---------------------------------------------------------------------------------- report
-
-
-def _ms(values: Sequence[float], p: float) -> str:
-    return "n/a" if not values else f"{1000 * _common.percentile(values, p):.0f}"
-
-
-def _x(values: Sequence[float], p: float) -> str:
-    return "n/a" if not values else f"{_common.percentile(values, p):.3f}"
 
 
 def report_tables(
