@@ -19,6 +19,7 @@ Phrase = Literal[
     "not_helpful",
     "feedback_thanks",
     "feedback_unknown",
+    "welcome",
 ]
 
 _REFUSALS: dict[str, dict[Language, str]] = {
@@ -142,6 +143,16 @@ _PHRASES: dict[Phrase, dict[Language, str]] = {
     "not_helpful": {"ja": "役に立たなかった", "en": "Not helpful"},
     "feedback_thanks": {"ja": "フィードバックありがとうございます。", "en": "Thanks for the feedback."},
     "feedback_unknown": {"ja": "この回答の記録が見つかりませんでした。", "en": "That answer's record was not found."},
+    "welcome": {
+        "ja": (
+            "Kura です。社内文書から、出典を付けてお答えします（読める文書だけを使います）。"
+            "チャンネルやグループチャットでは @Kura に続けて質問してください。1:1 チャットではそのまま質問できます。"
+        ),
+        "en": (
+            "Hi, I'm Kura. I answer from your organisation's documents, with sources, using only what "
+            "you may read. In a channel or group chat, @mention Kura with your question; in a 1:1 chat, just ask."
+        ),
+    },
 }
 
 

@@ -209,6 +209,9 @@ async def test_installing_kura_saves_the_conversation_reference_for_posts(runtim
         install = activities.conversation_update(HR_PRIVATE, CAROL, t.connector.service_url)
         assert (await t.post(install)).status == 202
         await t.idle()
+        [welcome] = t.connector.calls_to("reply")  # how to ask, in the installer's language
+        assert "@Kura" in welcome.body["text"]
+        assert "質問" in welcome.body["text"]
         result = await runtime.outbox.post(
             Destination("teams", HR_PRIVATE.id), "お知らせです。", owner="carol@example.co.jp", actor="test"
         )

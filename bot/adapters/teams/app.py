@@ -29,12 +29,14 @@ from bot.adapters.teams.translate import (
     feedback_of,
     installed,
     is_addressed,
+    language_of,
     strip_mention,
     to_inbound,
 )
 from bot.adapters.teams.transport import TeamsTransport
 from bot.chat_refs import ChatRefs, ConversationRef
 from bot.core.conversation import Conversation
+from bot.core.messages import say
 
 __all__ = ["TeamsBot"]
 
@@ -82,6 +84,8 @@ class TeamsBot:
         bot_id = str((raw.get("recipient") or {}).get("id") or "")
         if installed(raw, bot_id):
             await self._remember(raw, force=True)
+            # What an installer sees first: how to ask, in the language of their Teams client.
+            await context.send_activity(text_activity(say("welcome", language_of(raw.get("locale")) or "ja")))
             return
         feedback = feedback_of(raw)
         if feedback is not None:
