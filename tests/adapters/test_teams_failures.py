@@ -259,6 +259,9 @@ async def test_entra_refusing_kuras_secret_posts_nothing_and_says_why_once(
             assert (await t.post(question)).status == 202
         await _settle(t)
         assert t.connector.calls == []
+        assert not await t.runner.ready()  # /readyz says so too
+        t.entra.clients[APP_ID] = SECRET
+        assert await t.runner.ready()
     # The SDK made an HTTP session for each refused turn (its user-token client): none is left open.
     gc.collect()
     assert not [s for s in _open_sessions() if str(s._base_url or "").startswith(SDK_OAUTH_URL)]

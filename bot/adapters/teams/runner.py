@@ -34,7 +34,7 @@ from bot.adapters.teams.tokens import TokenSource
 from bot.adapters.teams.transport import TeamsTransport
 from bot.chat_refs import ChatRefs
 from bot.core.conversation import Conversation
-from bot.errors import ConfigurationError
+from bot.errors import ConfigurationError, UpstreamError
 from bot.http import HttpHost
 from bot.settings import GraphSettings, TeamsSettings
 from bot.wiring import Runtime
@@ -126,8 +126,16 @@ class TeamsRunner:
         self.tokens = TokenSource(teams, http_client=http_client)  # fails now on a missing tenant
 
     async def ready(self) -> bool:
-        """True once ``/api/messages`` is mounted."""
-        return self._bot is not None
+        """True once ``/api/messages`` is mounted and Kura can get its own token (without one it can
+        take messages but answer none: an expired secret shows in ``/readyz``, not only in logs)."""
+        if self._bot is None:
+            return False
+        try:
+            await self.tokens.token()
+        except (UpstreamError, ConfigurationError) as exc:
+            _log.warning("teams not ready: %s", exc)
+            return False
+        return True
 
     async def start(self) -> None:
         """Attach Teams' ports to the core and mount ``/api/messages``."""
