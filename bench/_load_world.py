@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 import _common
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.adapters.slack.render import placeholder
 from bot.errors import user_message
+from bot.settings import DatabaseSettings, KuraSettings, LLMSettings, PolicySettings
+from bot.wiring import default_policy_file
 
 # The fakes and the adapter tests' workspace live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
@@ -279,3 +282,24 @@ async def run_world(args: argparse.Namespace, make_outside: Callable[[FakeOpenAI
             await load(args, outside, base, db, where)
     finally:
         await outside.stop()
+
+
+def bench_policy(folder: Path) -> Path:
+    """The shipped policy with its rate limits out of the way (four people ask hundreds of questions)."""
+    text = default_policy_file().read_text(encoding="utf-8")
+    text = text.replace("requests_per_minute: 20", "requests_per_minute: 1000000")
+    text = text.replace("tokens_per_day: 200000", "tokens_per_day: 1000000000")
+    path = folder / "bench-policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def bench_settings(base: KuraSettings, db: Any, model_url: str) -> KuraSettings:
+    """Kura's settings for a load benchmark: the benchmark's database and data folder, the fake model,
+    and the shipped policy with its rate limits out of the way."""
+    return KuraSettings(
+        data_dir=base.data_dir,
+        database=DatabaseSettings(url=SecretStr(db.engine.url.render_as_string(hide_password=False))),
+        llm=LLMSettings(base_url=model_url, model=MODEL, timeout_s=60),
+        policy=PolicySettings(file=bench_policy(base.data_dir)),
+    )

@@ -71,26 +71,16 @@ from pydantic import SecretStr
 from sqlalchemy import make_url
 
 from bot.adapters.slack.runner import SlackRunner
-from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettings, PolicySettings, SlackSettings
-from bot.wiring import Runtime, default_policy_file, open_runtime, sample_knowledge
+from bot.settings import HttpSettings, KuraSettings, SlackSettings
+from bot.wiring import Runtime, open_runtime, sample_knowledge
 
 # The fakes and the adapter tests' workspace live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_report import report_tables
 from _load_rounds import LagMeter, Round, mentions_of_wave, run_round
-from _load_world import ASKERS, MODEL, QUESTIONS, SECRET, Outside, run_world
+from _load_world import ASKERS, QUESTIONS, SECRET, Outside, bench_settings, run_world
 
 # ---------------------------------------------------------------------------------- Kura
-
-
-def bench_policy(folder: Path) -> Path:
-    """The shipped policy with its rate limits out of the way (four people ask hundreds of questions)."""
-    text = default_policy_file().read_text(encoding="utf-8")
-    text = text.replace("requests_per_minute: 20", "requests_per_minute: 1000000")
-    text = text.replace("tokens_per_day: 200000", "tokens_per_day: 1000000000")
-    path = folder / "bench-policy.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @contextlib.asynccontextmanager
@@ -109,13 +99,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, db: Any, where: str) -> None:
-    db_url = db.engine.url.render_as_string(hide_password=False)
-    settings = KuraSettings(
-        data_dir=base.data_dir,
-        database=DatabaseSettings(url=SecretStr(db_url)),
-        llm=LLMSettings(base_url=outside.model.url, model=MODEL, timeout_s=60),
-        policy=PolicySettings(file=bench_policy(base.data_dir)),
-    )
+    settings = bench_settings(base, db, outside.model.url)
     slack = SlackSettings(
         bot_token=SecretStr("xoxb-bench"),
         signing_secret=SecretStr(SECRET),

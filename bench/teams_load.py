@@ -71,21 +71,19 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from bot.adapters.teams.runner import TeamsRunner
 from bot.http import HttpHost
-from bot.settings import DatabaseSettings, GraphSettings, HttpSettings, KuraSettings, LLMSettings, PolicySettings
+from bot.settings import GraphSettings, HttpSettings, KuraSettings
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 
 # The fakes and the adapter tests' tenant live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_rounds import LagMeter
-from _load_world import MODEL, run_world
+from _load_world import bench_settings, run_world
 from _teams_report import report_tables
 from _teams_rounds import Round, messages_of_wave, run_round
 from _teams_world import ASKERS, Outside
-from conversation_load import bench_policy, precompute_queries
+from conversation_load import precompute_queries
 
 from tests.adapters.teams_harness import (
     teams_settings,
@@ -123,13 +121,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, db: Any, where: str) -> None:
-    db_url = db.engine.url.render_as_string(hide_password=False)
-    settings = KuraSettings(
-        data_dir=base.data_dir,
-        database=DatabaseSettings(url=SecretStr(db_url)),
-        llm=LLMSettings(base_url=outside.model.url, model=MODEL, timeout_s=60),
-        policy=PolicySettings(file=bench_policy(base.data_dir)),
-    )
+    settings = bench_settings(base, db, outside.model.url)
     timeout_s = args.first_token + args.tokens * args.token_delay + 120
     settle_s = max(1.0, 2 * args.stream_interval)
     rounds: dict[int, list[Round]] = {}
