@@ -28,7 +28,7 @@ from bot.core.messages import say
 from bot.core.types import Reply
 from bot.errors import Language, UpstreamError
 
-__all__ = ["TeamsReplyStream", "send_direct"]
+__all__ = ["TeamsReplyStream", "one_to_one", "send_direct"]
 
 _log = logging.getLogger(__name__)
 #: Recorded for feedback: (conversation id, message id, audit id).
@@ -40,6 +40,17 @@ def _refused_streaming(exc: Exception) -> bool:
     return isinstance(exc, aiohttp.ClientResponseError) and exc.status in (400, 403)
 
 
+def one_to_one(bot_id: str, member_id: str, tenant_id: str | None) -> ConversationParameters:
+    """What the connector needs to open (or find) the 1:1 chat between Kura and one person."""
+    return ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id=bot_id),
+        members=[ChannelAccount(id=member_id)],
+        tenant_id=tenant_id,
+        channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+    )
+
+
 async def send_direct(context: TurnContext, activity: Activity, tenant_id: str | None) -> tuple[str, str] | None:
     """Send to the sender's 1:1 chat with Kura (opened, or found, by the connector); (conversation
     id, message id) of what was sent."""
@@ -47,14 +58,9 @@ async def send_direct(context: TurnContext, activity: Activity, tenant_id: str |
     connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
     if connector is None or inbound.from_property is None or inbound.recipient is None:
         raise UpstreamError("no connector for a private reply")
-    parameters = ConversationParameters(
-        is_group=False,
-        bot=ChannelAccount(id=inbound.recipient.id),
-        members=[ChannelAccount(id=inbound.from_property.id)],
-        tenant_id=tenant_id,
-        channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+    created = await connector.conversations.create_conversation(
+        one_to_one(inbound.recipient.id, inbound.from_property.id, tenant_id)
     )
-    created = await connector.conversations.create_conversation(parameters)
     response = await connector.conversations.send_to_conversation(created.id, activity)
     return (created.id, response.id) if response is not None and response.id else None
 
@@ -78,7 +84,6 @@ class TeamsReplyStream:
         self._interval = interval_s
         self._tenant = tenant_id
         self._on_posted = on_posted
-        self._language: Language = "ja"
         self._stream_id: str | None = None
         self._sequence = 0
         self._placeholder: str | None = None
@@ -90,10 +95,9 @@ class TeamsReplyStream:
 
     async def start(self, language: Language) -> None:
         """An informative update (1:1) or a placeholder in the thread; nothing when private."""
-        self._language = language
         if self._private:
             return
-        if self._streaming and await self._stream("typing", thinking(language), "informative"):
+        if self._streaming and await self._stream(thinking(language), "informative"):
             return
         response = await self._context.send_activity(text_activity(say("placeholder", language)))
         self._placeholder = response.id if response is not None else None
@@ -112,7 +116,7 @@ class TeamsReplyStream:
             return
         shown = markdown(self._text)
         if shown.strip() and shown != self._sent:
-            await self._stream("typing", shown, "streaming")
+            await self._stream(shown, "streaming")
 
     async def finish(self, reply: Reply) -> None:
         """The final message: the whole text, citations, AI label and feedback loop."""
@@ -130,7 +134,7 @@ class TeamsReplyStream:
         """Send the final activity where it belongs; (conversation id, message id) of the result."""
         conversation = self._context.activity.conversation.id if self._context.activity.conversation else ""
         if self._private:
-            return await self._direct(activity)
+            return await send_direct(self._context, activity, self._tenant)
         if self._streaming and self._stream_id is not None:
             final = activity.model_copy(deep=True)
             final.entities = [*(final.entities or []), StreamInfo(stream_type="final", stream_id=self._stream_id)]
@@ -154,13 +158,14 @@ class TeamsReplyStream:
         response = await self._context.send_activity(activity)
         return (conversation, response.id) if response is not None and response.id else None
 
-    async def _stream(self, kind: str, text: str, stream_type: str) -> bool:
-        """One streaming update; False (and streaming off) when Teams will not take it."""
+    async def _stream(self, text: str, stream_type: str) -> bool:
+        """One streaming update (a ``typing`` activity); False (and streaming off) when Teams will
+        not take it."""
         self._sequence += 1
         info = StreamInfo(stream_type=stream_type, stream_sequence=self._sequence)
         if self._stream_id is not None:
             info.stream_id = self._stream_id
-        activity = Activity(type=kind, text=text, entities=[info])
+        activity = Activity(type="typing", text=text, entities=[info])
         try:
             response = await self._context.send_activity(activity)
         except aiohttp.ClientResponseError as exc:
@@ -173,9 +178,6 @@ class TeamsReplyStream:
             self._stream_id = response.id if response is not None else None
         self._sent, self._last = text, time.monotonic()
         return True
-
-    async def _direct(self, activity: Activity) -> tuple[str, str] | None:
-        return await send_direct(self._context, activity, self._tenant)
 
     def __repr__(self) -> str:
         where = self._context.activity.conversation.id if self._context.activity.conversation else "?"

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
-from microsoft_agents.activity import ChannelAccount, ConversationParameters
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.adapters.teams.connector import Connectors
 from bot.adapters.teams.directory import TeamsDirectory
 from bot.adapters.teams.render import answer_activity
-from bot.adapters.teams.stream import TeamsReplyStream
+from bot.adapters.teams.stream import TeamsReplyStream, one_to_one
 from bot.chat_refs import ChatRefs, ConversationRef
 from bot.core.types import Destination, InboundMessage, Reply
 from bot.errors import UpstreamError
@@ -104,15 +103,8 @@ class TeamsTransport:
         service_url = await self._refs.any_service_url(self.platform)
         if service_url is None:
             raise UpstreamError("Kura has not heard from Teams yet: no service URL to open a chat on")
-        parameters = ConversationParameters(
-            is_group=False,
-            bot=ChannelAccount(id=self._bot_id),
-            members=[ChannelAccount(id=member)],
-            tenant_id=self._tenant,
-            channel_data={"tenant": {"id": self._tenant}} if self._tenant else None,
-        )
         async with self._connectors.open(service_url) as client:
-            created = await client.conversations.create_conversation(parameters)
+            created = await client.conversations.create_conversation(one_to_one(self._bot_id, member, self._tenant))
             response = await client.conversations.send_to_conversation(created.id, answer_activity(reply))
         await self._refs.remember(ConversationRef(self.platform, created.id, service_url, "personal", self._tenant))
         return str(response.id or "")
