@@ -18,6 +18,7 @@ import copy
 import hashlib
 import hmac
 import json
+import mimetypes
 import time
 import uuid
 from collections import deque
@@ -63,6 +64,7 @@ class FakeSlack(WebApiMethods):
         private: Iterable[str] = (),
         group_dms: Iterable[str] = (),
         shared: Iterable[str] = (),
+        bot_token: str = "xoxb-test",  # noqa: S107 - the fake's own token
     ) -> None:
         self.users: dict[str, SlackUser] = {user.id: user for user in users}
         self.channels: dict[str, list[str]] = {channel: list(members) for channel, members in channels.items()}
@@ -71,10 +73,14 @@ class FakeSlack(WebApiMethods):
         self.shared: set[str] = set(shared)
         self.bot_user_id = bot_user_id
         self.team_id = team_id
+        self.bot_token = bot_token
+        #: At most this many messages a ``conversations.history`` page (Slack's cap for some apps); None: no cap.
+        self.history_page_cap: int | None = None
         self.calls: list[Call] = []
         self.acks: list[JSON] = []
 
         self._messages: list[JSON] = []
+        self._files: dict[str, bytes] = {}
         self._last_ts_micros = _TS_BASE_SECONDS * 1_000_000
         self._rate_limits: dict[str, _RateLimit] = {}
         self._failures: dict[str, deque[str]] = {}
@@ -95,6 +101,7 @@ class FakeSlack(WebApiMethods):
             "conversations.members": self._conversations_members,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -117,6 +124,7 @@ class FakeSlack(WebApiMethods):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/response/{hook}", self._handle_response_url)
+        app.router.add_get("/files-pri/{key}/{tail:.+}", self._handle_file)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -206,10 +214,69 @@ class FakeSlack(WebApiMethods):
         """Messages stored for ``channel``, in post order (copies)."""
         return [copy.deepcopy(message) for message in self._messages if message["channel"] == channel]
 
-    def add_message(self, channel: str, ts: str, user: str, text: str, thread_ts: str | None = None) -> None:
-        """Register a message a person wrote, so ``conversations.replies`` can return it."""
-        self._messages.append(self._new_message(channel, ts, text=text, user=user, thread_ts=thread_ts))
+    def add_message(
+        self,
+        channel: str,
+        ts: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        *,
+        subtype: str | None = None,
+        bot_id: str | None = None,
+        files: list[JSON] | None = None,
+    ) -> None:
+        """Register a message (a person's; a bot's with ``bot_id``; a ``channel_join`` and such with
+        ``subtype``), so ``conversations.history`` and ``conversations.replies`` can return it."""
+        message = self._new_message(
+            channel, ts, text=text, user=user, thread_ts=thread_ts, bot_id=bot_id, subtype=subtype, files=files
+        )
+        self._messages.append(message)
         self._last_ts_micros = max(self._last_ts_micros, _ts_to_micros(ts))
+
+    def upload(self, channel: str, user: str, name: str, content: bytes) -> JSON:
+        """Store a file ``user`` shared in ``channel``; its file object as events and messages carry it.
+
+        ``url_private_download`` is served by this fake to the bot token only (see :meth:`_handle_file`)."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self._files[file_id] = content
+        base = f"http://127.0.0.1:{self.port}/files-pri/{self.team_id}-{file_id}"
+        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2] if "." in name else "binary",
+            "user": user,
+            "user_team": self.team_id,
+            "mode": "hosted",
+            "is_external": False,
+            "is_public": not channel.startswith("D") and channel not in self.private,
+            "size": len(content),
+            "url_private": f"{base}/{name}",
+            "url_private_download": f"{base}/download/{name}",
+            "permalink": f"https://kura-test.slack.com/files/{user}/{file_id}/{name}",
+        }
+
+    def app_mention(
+        self, channel: str, user: str, text: str, *, files: Iterable[JSON] = (), thread_ts: str | None = None
+    ) -> JSON:
+        """An ``app_mention`` event of ``user`` saying ``text`` to Kura (with ``files`` attached),
+        stored as a message of the channel; wrap it with :meth:`event_callback` to send it."""
+        attached = list(files)
+        ts = self._next_ts()
+        said = f"<@{self.bot_user_id}> {text}"
+        subtype = "file_share" if attached else None
+        self.add_message(channel, ts, user, said, thread_ts, subtype=subtype, files=attached or None)
+        event: JSON = {"type": "app_mention", "user": user, "text": said, "ts": ts, "channel": channel, "event_ts": ts}
+        if thread_ts is not None:
+            event["thread_ts"] = thread_ts
+        if attached:
+            event["files"] = attached
+            event["upload"] = False
+        return event
 
     # ------------------------------------------------------------------ Socket Mode
 
@@ -358,6 +425,19 @@ class FakeSlack(WebApiMethods):
             return web.json_response({"ok": False, "error": "no_active_hooks"}, status=404)
         injected = self._injected("response_url")
         return injected if injected is not None else web.json_response({"ok": True})
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        """A file's bytes for the bot token; like Slack, any other caller gets a 200 HTML sign-in page."""
+        await self._record("files.download", request)
+        file_id = request.match_info["key"].rpartition("-")[2]
+        content = self._files.get(file_id)
+        if content is None:
+            return web.Response(status=404, text="file not found")
+        if request.headers.get("Authorization", "") != f"Bearer {self.bot_token}":
+            page = "<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+            return web.Response(text=page, content_type="text/html")
+        injected = self._injected("files.download")
+        return injected if injected is not None else web.Response(body=content, content_type="application/octet-stream")
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
         ticket = request.query.get("ticket", "")

@@ -34,6 +34,7 @@ class WebApiMethods:
     _messages: list[JSON]
     _last_ts_micros: int
     _tickets: set[str]
+    history_page_cap: int | None
 
     @property
     def port(self) -> int:
@@ -54,6 +55,8 @@ class WebApiMethods:
         thread_ts: str | None,
         bot_id: str | None = None,
         blocks: Any = None,
+        subtype: str | None = None,
+        files: list[JSON] | None = None,
     ) -> JSON:
         return {
             "channel": channel,
@@ -63,6 +66,8 @@ class WebApiMethods:
             "blocks": blocks,
             "user": user,
             "bot_id": bot_id,
+            "subtype": subtype,
+            "files": files,
             "unfurl_links": None,
             "unfurl_media": None,
             "markdown_text": "",
@@ -76,22 +81,38 @@ class WebApiMethods:
                 return message
         return None
 
-    def _has_replies(self, message: JSON) -> bool:
-        return any(
-            other["channel"] == message["channel"] and other["thread_ts"] == message["ts"] and other is not message
+    def _replies_to(self, message: JSON) -> list[JSON]:
+        return [
+            other
             for other in self._messages
-        )
+            if other["channel"] == message["channel"] and other["thread_ts"] == message["ts"] and other is not message
+        ]
+
+    def _has_replies(self, message: JSON) -> bool:
+        return bool(self._replies_to(message))
 
     def _wire(self, message: JSON) -> JSON:
-        """A stored message as Slack's APIs return it."""
-        wire: JSON = {"type": "message", "user": message["user"], "text": message["text"], "ts": message["ts"]}
+        """A stored message as Slack's APIs return it: a thread's parent with ``reply_count``,
+        ``reply_users`` and ``latest_reply``; a bot's message without a user when it has none."""
+        wire: JSON = {"type": "message", "text": message["text"], "ts": message["ts"]}
+        if message["user"]:
+            wire["user"] = message["user"]
+        if message["subtype"] is not None:
+            wire["subtype"] = message["subtype"]
         if message["bot_id"] is not None:
             wire.update(bot_id=message["bot_id"], app_id=APP_ID)
         if message["blocks"] is not None:
             wire["blocks"] = message["blocks"]
-        thread_ts = message["thread_ts"] or (message["ts"] if self._has_replies(message) else None)
+        if message["files"]:
+            wire["files"] = message["files"]
+        replies = self._replies_to(message) if message["thread_ts"] in (None, message["ts"]) else []
+        thread_ts = message["thread_ts"] or (message["ts"] if replies else None)
         if thread_ts is not None:
             wire["thread_ts"] = thread_ts
+        if replies:
+            wire["reply_count"] = len(replies)
+            wire["reply_users"] = sorted({str(r["user"]) for r in replies if r["user"]})
+            wire["latest_reply"] = max((r["ts"] for r in replies), key=_ts_to_micros)
         wire["team"] = self.team_id
         return wire
 
@@ -235,6 +256,50 @@ class WebApiMethods:
             "ok": True,
             "messages": [self._wire(m) for m in page],
             "has_more": bool(next_cursor),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _conversations_history(self, params: JSON) -> JSON:
+        """A channel's top-level messages (and replies broadcast to it), newest first, between
+        ``oldest`` and ``latest`` (both left out unless ``inclusive``), paged by cursor. At most
+        ``history_page_cap`` a page when set: Slack's 15 for non-Marketplace apps created after 2025-05-29."""
+        channel = str(params.get("channel", ""))
+        members = self.channels.get(channel)
+        if members is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if self.bot_user_id not in members:
+            return {"ok": False, "error": "not_in_channel"}
+        oldest = _ts_to_micros(str(params.get("oldest") or "0"))
+        latest_param = params.get("latest")
+        latest = _ts_to_micros(str(latest_param)) if latest_param else None
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+
+        def inside(message: JSON) -> bool:
+            at = _ts_to_micros(message["ts"])
+            after = at >= oldest if inclusive else at > oldest
+            before = latest is None or (at <= latest if inclusive else at < latest)
+            return after and before
+
+        top = [
+            m
+            for m in self._messages
+            if m["channel"] == channel
+            and (m["thread_ts"] in (None, m["ts"]) or m["subtype"] == "thread_broadcast")
+            and inside(m)
+        ]
+        top.sort(key=lambda m: _ts_to_micros(m["ts"]), reverse=True)
+        limit = min(max(_as_int(params.get("limit"), 100), 1), 999)
+        if self.history_page_cap is not None:
+            limit = min(limit, self.history_page_cap)
+        paged = self._page(top, params | {"limit": limit}, default_limit=100)
+        if paged is None:
+            return {"ok": False, "error": "invalid_cursor"}
+        page, next_cursor = paged
+        return {
+            "ok": True,
+            "messages": [self._wire(m) for m in page],
+            "has_more": bool(next_cursor),
+            "pin_count": 0,
             "response_metadata": {"next_cursor": next_cursor},
         }
 

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from tests.fakes.slack import Call, FakeSlack, SlackUser
@@ -284,6 +285,76 @@ async def test_an_unissued_response_url_is_not_found(fake: FakeSlack) -> None:
 
     assert 404 == response.status_code
     assert 1 == len(fake.calls_to("response_url"))
+
+
+async def test_conversations_history_pages_a_window_newest_first(fake: FakeSlack) -> None:
+    """oldest/latest are left out unless ``inclusive``; replies stay out, their parent says it has them;
+    ``history_page_cap`` caps ``limit`` as Slack does for new non-Marketplace apps."""
+    for n in range(1, 6):
+        fake.add_message(CHANNEL, f"1800000000.00000{n}", "U_ALICE", f"m{n}")
+    fake.add_message(CHANNEL, "1800000000.000009", "U_BOB", "reply", thread_ts="1800000000.000002")
+    fake.add_message(CHANNEL, "1800000000.000006", "U_BOB", "joined", subtype="channel_join")
+    fake.history_page_cap = 2
+    client = _client(fake)
+
+    async def window(*, inclusive: bool, cursor: str | None = None) -> AsyncSlackResponse:
+        return await client.conversations_history(
+            channel=CHANNEL,
+            oldest="1800000000.000002",
+            latest="1800000000.000006",
+            inclusive=inclusive,
+            limit=10,
+            cursor=cursor,
+        )
+
+    exclusive = await window(inclusive=False)
+    pages = [await window(inclusive=True)]
+    while cursor := pages[-1]["response_metadata"]["next_cursor"]:
+        pages.append(await window(inclusive=True, cursor=cursor))
+
+    assert ["m5", "m4"] == [m["text"] for m in exclusive["messages"]]
+    assert True is exclusive["has_more"]
+    inclusive = [m for page in pages for m in page["messages"]]
+    assert ["joined", "m5", "m4", "m3", "m2"] == [m["text"] for m in inclusive]
+    assert "channel_join" == inclusive[0]["subtype"]
+    parent = inclusive[-1]
+    assert (1, "1800000000.000002", ["U_BOB"]) == (parent["reply_count"], parent["thread_ts"], parent["reply_users"])
+    assert "reply_count" not in inclusive[1]
+
+
+async def test_conversations_history_of_a_channel_kura_is_not_in(fake: FakeSlack) -> None:
+    fake.channels["C_OTHER"] = ["U_ALICE"]
+
+    with pytest.raises(SlackApiError) as raised:
+        await _client(fake).conversations_history(channel="C_OTHER")
+
+    assert "not_in_channel" == raised.value.response["error"]
+
+
+async def test_an_uploaded_file_is_served_to_the_bot_token_only(fake: FakeSlack) -> None:
+    """Like Slack: the bytes for the bot token; a sign-in page (200, HTML) for any other; 404 for no file."""
+    shared = fake.upload(CHANNEL, "U_ALICE", "notes.txt", b"hello")
+    url = shared["url_private_download"]
+    event = fake.app_mention(CHANNEL, "U_ALICE", "まとめて", files=[shared])
+
+    async with aiohttp.ClientSession() as session:
+
+        async def get(address: str, token: str | None) -> tuple[int, str, bytes]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with session.get(address, headers=headers) as response:
+                return response.status, response.content_type, await response.read()
+
+        assert (200, "application/octet-stream", b"hello") == await get(url, BOT_TOKEN)
+        status, kind, _ = await get(url, "xoxb-wrong")
+        assert (200, "text/html") == (status, kind)
+        assert "text/html" == (await get(url, None))[1]
+        assert 404 == (await get(url.replace(shared["id"], "FNONE"), BOT_TOKEN))[0]
+    assert 4 == len(fake.calls_to("files.download"))
+    assert (5, "text/plain") == (shared["size"], shared["mimetype"])
+    assert [shared] == event["files"]
+    assert "<@U_KURA> まとめて" == event["text"]
+    [stored] = fake.messages(CHANNEL)
+    assert ("file_share", [shared]) == (stored["subtype"], stored["files"])
 
 
 async def test_wait_for_times_out_naming_the_calls_seen(fake: FakeSlack) -> None:

@@ -2,6 +2,7 @@
 
 from bot.adapters.slack.app import build_app
 from bot.adapters.slack.directory import SlackDirectory
-from bot.adapters.slack.transport import SlackHistory, SlackTransport
+from bot.adapters.slack.history import SlackHistory
+from bot.adapters.slack.transport import SlackTransport
 
 __all__ = ["SlackDirectory", "SlackHistory", "SlackTransport", "build_app"]

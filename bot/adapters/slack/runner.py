@@ -18,7 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.app import build_app
 from bot.adapters.slack.directory import SlackDirectory
-from bot.adapters.slack.transport import SlackHistory, SlackTransport
+from bot.adapters.slack.files import SlackFiles
+from bot.adapters.slack.history import SlackHistory
+from bot.adapters.slack.transport import SlackTransport
 from bot.core.conversation import Conversation
 from bot.errors import ConfigurationError, UpstreamError
 from bot.http import HttpHost, RequestHandler
@@ -52,8 +54,9 @@ def events_handler(app: AsyncApp) -> RequestHandler:
 
 
 async def attach_slack(rt: Runtime, settings: SlackSettings) -> tuple[AsyncWebClient, Conversation]:
-    """Slack's ports (transport, directory, thread history) attached to the runtime's core: the
-    conversation for incoming events, and the outbox for posts (a CLI run of a job needs only this)."""
+    """Slack's ports (transport, directory, thread and channel history, attached files) attached to the
+    runtime's core: the conversation for incoming events, and the outbox for posts (a CLI run of a job
+    needs only this)."""
     client = slack_client(settings)
     try:
         auth = await client.auth_test()
@@ -65,7 +68,7 @@ async def attach_slack(rt: Runtime, settings: SlackSettings) -> tuple[AsyncWebCl
     directory = SlackDirectory(client, rt.directory, team_id=team, ttl_s=settings.cache_ttl_s)
     transport = SlackTransport(client, settings, team_id=team)
     history = SlackHistory(client, bot_user_id=str(auth.get("user_id")), bot_id=auth.get("bot_id"))
-    return client, rt.attach(transport, directory, history)
+    return client, rt.attach(transport, directory, history, channels=history, files=SlackFiles(client))
 
 
 class SlackRunner:

@@ -6,12 +6,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.core.types import Author, HistoryMessage, InboundMessage
+from bot.core.types import Author, FileRef, HistoryMessage, InboundMessage
 from bot.errors import Language
 
 __all__ = [
     "admin_args",
     "event_id_of",
+    "files_of",
     "history_message",
     "is_direct",
     "language_of",
@@ -87,14 +88,15 @@ def language_of(locale: str | None) -> Language | None:
 
 
 def history_message(message: Mapping[str, Any], bot_user_id: str, bot_id: str | None) -> HistoryMessage:
-    """A message of a thread (``conversations.replies``) as history: Kura's own, a person's, or another bot's."""
+    """A message of a thread or channel as history: Kura's own, a person's, or another bot's, with its
+    author's user id (the speaker's name needs a lookup: :class:`SlackHistory` fills it in)."""
     author: Author = "person"
     if message.get("user") == bot_user_id or (bot_id is not None and message.get("bot_id") == bot_id):
         author = "kura"
     elif message.get("bot_id") or message.get("subtype") == "bot_message":
         author = "bot"
     text = strip_mention(str(message.get("text", "")), bot_user_id)
-    return HistoryMessage(str(message.get("ts", "")), author, text)
+    return HistoryMessage(str(message.get("ts", "")), author, text, user=str(message.get("user") or ""))
 
 
 def event_id_of(event: Mapping[str, Any], body: Mapping[str, Any]) -> str:
@@ -114,6 +116,20 @@ def to_inbound(event: Mapping[str, Any], bot_user_id: str, *, event_id: str | No
         event_id=event_id,
         conversation_id=str(event["channel"]),
         message_id=str(event["ts"]),
+        files=files_of(event),
+    )
+
+
+def files_of(event: Mapping[str, Any]) -> tuple[FileRef, ...]:
+    """The files attached to a message that can be downloaded (not external links, not files Slack
+    only names with ``file_access: check_file_info``)."""
+    found = event.get("files")
+    if not isinstance(found, list):
+        return ()
+    return tuple(
+        FileRef(str(f.get("id", "")), str(f.get("name") or f.get("title") or ""), int(f.get("size") or 0), url)
+        for f in found
+        if isinstance(f, Mapping) and (url := str(f.get("url_private_download") or ""))
     )
 
 

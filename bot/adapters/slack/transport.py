@@ -1,31 +1,18 @@
-"""Slack's implementations of the core's ports: ``SlackTransport`` (reply in a thread, post to a
-channel, a thread or a person) and ``SlackHistory`` (a thread's messages, newest kept)."""
+"""Slack's Transport port: ``SlackTransport`` (reply in a thread, post to a channel, a thread or a
+person)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.render import answer_messages
 from bot.adapters.slack.stream import SlackReplyStream
-from bot.adapters.slack.translate import history_message
-from bot.core.types import Destination, HistoryMessage, InboundMessage, Reply
+from bot.core.types import Destination, InboundMessage, Reply
 from bot.errors import UpstreamError
 from bot.settings import SlackSettings
 
-__all__ = ["SlackHistory", "SlackTransport"]
-
-#: Pages of ``conversations.replies`` read for one thread (200 messages each): the newest turns
-#: are what matter, and Slack returns threads oldest first.
-_MAX_PAGES = 10
-
-
-def _ts_key(ts: str) -> tuple[int, int]:
-    seconds, _, micros = ts.partition(".")
-    return int(seconds or 0), int((micros or "0").ljust(6, "0")[:6])
+__all__ = ["SlackTransport"]
 
 
 class SlackTransport:
@@ -81,36 +68,3 @@ class SlackTransport:
             user = str(found["user"]["id"])
         opened = await self._client.conversations_open(users=user)
         return str(opened["channel"]["id"])
-
-
-class SlackHistory:
-    """The History port: ``conversations.replies``, paged, marked by author."""
-
-    def __init__(self, client: AsyncWebClient, *, bot_user_id: str, bot_id: str | None) -> None:
-        self._client = client
-        self._bot_user = bot_user_id
-        self._bot_id = bot_id
-
-    async def thread(self, conversation: str, thread: str, before: str | None) -> Sequence[HistoryMessage]:
-        """The thread's messages before ``before``, oldest first (the newest when it is very long)."""
-        messages: list[HistoryMessage] = []
-        cursor: str | None = None
-        limit = _ts_key(before) if before else None
-        try:
-            for _ in range(_MAX_PAGES):
-                page = await self._client.conversations_replies(
-                    channel=conversation, ts=thread, limit=200, cursor=cursor
-                )
-                found: list[dict[str, Any]] = page.get("messages", [])
-                for m in found:
-                    ts = str(m.get("ts", ""))
-                    if limit is None or _ts_key(ts) < limit:
-                        messages.append(history_message(m, self._bot_user, self._bot_id))
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not cursor:
-                    break
-        except SlackApiError as exc:
-            raise UpstreamError(f"conversations.replies failed: {exc.response.get('error')}") from exc
-        except SlackClientError as exc:
-            raise UpstreamError("conversations.replies failed") from exc
-        return messages
