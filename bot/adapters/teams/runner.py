@@ -29,6 +29,7 @@ from bot.adapters.teams.auth import ACTIVITY_KEY, CLAIMS_KEY, InboundAuth, guard
 from bot.adapters.teams.connector import ClientFactory, Connectors
 from bot.adapters.teams.directory import TeamsDirectory
 from bot.adapters.teams.graph import GraphGroups
+from bot.adapters.teams.meetings import GraphMeetings
 from bot.adapters.teams.retry import RetryPolicy
 from bot.adapters.teams.tokens import TokenSource
 from bot.adapters.teams.transport import TeamsTransport
@@ -65,9 +66,10 @@ class TeamsParts:
 def attach_teams(
     rt: Runtime, teams: TeamsSettings, graph: GraphSettings, session: aiohttp.ClientSession, tokens: TokenSource
 ) -> TeamsParts:
-    """Teams' ports (transport, directory; no thread history: the Bot Connector has none) attached to
-    the runtime's core: the conversation for activities, and the outbox for posts (a command-line
-    run of a job needs only this). ``session`` carries Graph calls (closed by the caller)."""
+    """Teams' ports (transport, directory, meeting transcripts with ``KURA_GRAPH_MEETINGS``; no thread
+    history: the Bot Connector has none) attached to the runtime's core: the conversation for
+    activities, and the outbox for posts (a command-line run of a job needs only this). ``session``
+    carries Graph calls (closed by the caller; Graph's retries are its ``RetryPolicy``)."""
     connectors = Connectors(teams, tokens)
     refs = ChatRefs(rt.database.sessions)
     groups = GraphGroups(session, tokens, graph.base_url, ttl_s=graph.groups_ttl_s) if graph.groups else None
@@ -88,7 +90,9 @@ def attach_teams(
         tenant_id=teams.tenant_id,
         interval_s=teams.stream_interval_s,
     )
-    return TeamsParts(rt.attach(transport, directory, None), transport, directory, refs, connectors)
+    meetings = GraphMeetings(session, tokens, graph.base_url) if graph.meetings else None
+    conversation = rt.attach(transport, directory, None, meetings=meetings)
+    return TeamsParts(conversation, transport, directory, refs, connectors)
 
 
 class TeamsRunner:
