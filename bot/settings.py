@@ -67,6 +67,9 @@ class LLMSettings(BaseModel):
     max_tokens: int = 400
     temperature: float = 0.1
     allow_noncommercial: bool = False
+    #: How the server is asked for JSON (minutes): ``json_schema`` (vLLM, OpenAI), ``json_object``
+    #: (llama.cpp's server), or ``auto``: json_object for the embedded model, json_schema otherwise.
+    structured_output: Literal["auto", "json_schema", "json_object"] = "auto"
 
 
 class SecondaryLLMSettings(BaseModel):
@@ -110,6 +113,20 @@ class PipelineSettings(BaseModel):
 
     #: Answers generated at once (all platforms together); more get a polite "busy, try again" reply.
     max_concurrent: int = Field(default=32, ge=1)
+
+
+class MinutesSettings(BaseModel):
+    """Meeting minutes: how a long meeting is cut for a small model's context, and size limits."""
+
+    #: Estimated tokens of transcript per extraction call (the model's context must also hold the
+    #: instructions and the answer: 2000 fits the embedded model's 4096).
+    part_tokens: int = Field(default=2000, ge=200)
+    #: Tokens each extraction call may generate.
+    extract_max_tokens: int = Field(default=900, ge=100)
+    #: Tokens the summary call may generate.
+    summary_max_tokens: int = Field(default=600, ge=100)
+    #: Largest transcript file or attachment read, in bytes.
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
 
 class PolicySettings(BaseModel):
@@ -198,6 +215,11 @@ class GraphSettings(BaseModel):
     group_names: dict[str, str] = {}
     #: How long a person's Entra groups are kept before Graph is asked again.
     groups_ttl_s: float = Field(default=300.0, gt=0)
+    #: Read Teams meeting transcripts for minutes (``KURA_GRAPH_MEETINGS``): needs the Graph
+    #: application permissions ``OnlineMeetingTranscript.Read.All`` and ``OnlineMeetings.Read.All``,
+    #: and an application access policy (``New-CsApplicationAccessPolicy``) granted to the
+    #: organisers whose meetings Kura may read; without it Graph answers 403.
+    meetings: bool = False
 
 
 class HttpSettings(BaseModel):
@@ -264,6 +286,7 @@ class KuraSettings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     llm: LLMSettings = LLMSettings()
     secondary: SecondaryLLMSettings = SecondaryLLMSettings()
+    minutes: MinutesSettings = MinutesSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     pipeline: PipelineSettings = PipelineSettings()

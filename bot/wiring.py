@@ -33,9 +33,12 @@ if TYPE_CHECKING:
     from bot.core.conversation import Conversation
     from bot.core.outbound import Outbox
     from bot.core.pipeline import Pipeline
-    from bot.core.ports import Directory, History, PolicySource, Transport
+    from bot.core.ports import ChannelHistory, Directory, Files, History, Meetings, PolicySource, Transport
+    from bot.minutes.service import MinutesService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from llm import ChatModel, Embedder
+    from llm.chat import OpenAIChatModel
+    from llm.structured import JsonModel
 
 __all__ = [
     "Runtime",
@@ -129,6 +132,8 @@ class Runtime:
     retriever: PgVectorRetriever | None = None
     secondary: ChatModel | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    #: The chat model asked for JSON following a schema (minutes); the same server as ``chat``.
+    structured: JsonModel | None = None
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -198,7 +203,13 @@ class Runtime:
         if rules is None:
             days = self.settings.audit_text_retention_days
             return RetentionPlan(days, days, None, "settings")
-        return RetentionPlan(rules.question_text_days, rules.answer_text_days, rules.audit_metadata_days, policy.source)
+        return RetentionPlan(
+            rules.question_text_days,
+            rules.answer_text_days,
+            rules.audit_metadata_days,
+            policy.source,
+            rules.minutes_text_days,
+        )
 
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
@@ -218,31 +229,63 @@ class Runtime:
         )
 
     @cached_property
+    def minutes(self) -> MinutesService:
+        """Meeting minutes with the chat model (structured output), posted through the outbox."""
+        if self.structured is None:
+            raise ConfigurationError("the runtime was opened without a model")
+        from bot.minutes.service import MinutesService
+        from bot.minutes.writer import MinutesWriter
+
+        m = self.settings.minutes
+        writer = MinutesWriter(
+            self.structured,
+            part_tokens=m.part_tokens,
+            extract_max_tokens=m.extract_max_tokens,
+            summary_max_tokens=m.summary_max_tokens,
+        )
+        return MinutesService(
+            self.policy, self.audit, writer, self.outbox, link_hosts=tuple(self.settings.answer_link_hosts)
+        )
+
+    @cached_property
     def outbox(self) -> Outbox:
         """Posts without an inbound event (jobs), on every platform an adapter attached."""
         from bot.core.outbound import Outbox
 
         return Outbox(self.policy, self.audit, link_hosts=self.settings.answer_link_hosts)
 
-    def attach(self, transport: Transport, directory: Directory, history: History | None = None) -> Conversation:
-        """The conversation for a platform an adapter serves (its transport, directory and thread
-        history), also made reachable for outbound posts."""
+    def attach(
+        self,
+        transport: Transport,
+        directory: Directory,
+        history: History | None = None,
+        *,
+        channels: ChannelHistory | None = None,
+        files: Files | None = None,
+        meetings: Meetings | None = None,
+    ) -> Conversation:
+        """The conversation for a platform an adapter serves (its transport, directory, thread
+        history, and for minutes channel history, attached files and meeting transcripts), also made reachable for
+        outbound posts."""
         from bot.core.conversation import Conversation, PlatformParts
         from bot.ledger import EventLedger
+        from bot.minutes.chat import ChatMinutes
 
         pipeline = self.make_pipeline(directory)
-        parts = PlatformParts(transport, directory, pipeline, history)
+        parts = PlatformParts(transport, directory, pipeline, history, channels, files, meetings)
         self.outbox.attach(parts)
+        limit = self.settings.minutes.max_file_bytes
         return Conversation(
             parts,
             ledger=EventLedger(self.database.sessions),
             feedback=self.audit,
             admin=self.make_admin(directory, pipeline),
             policy=self.policy,
+            minutes=ChatMinutes(self.minutes, parts, self.policy, max_bytes=limit) if self.structured else None,
         )
 
 
-async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[ChatModel, str]:
+async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[OpenAIChatModel, str]:
     import openai
 
     from llm.catalog import get_local_model
@@ -283,7 +326,13 @@ async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Sta
         base_url=base_url, api_key=llm.api_key.get_secret_value(), timeout=llm.timeout_s, max_retries=llm.max_retries
     )
     stack.push_async_callback(client.close)
-    return OpenAIChatModel(client, model_name, max_tokens=llm.max_tokens, temperature=llm.temperature), base_url
+    structured = llm.structured_output
+    if structured == "auto":
+        structured = "json_object" if llm.base_url is None else "json_schema"
+    model = OpenAIChatModel(
+        client, model_name, max_tokens=llm.max_tokens, temperature=llm.temperature, structured=structured
+    )
+    return model, base_url
 
 
 def _secondary_model(settings: KuraSettings, stack: AsyncExitStack) -> ChatModel | None:
@@ -324,7 +373,8 @@ async def open_runtime(
         if with_model:
             from knowledge import PgVectorRetriever
 
-            runtime.chat, runtime.model_url = await _chat_model(settings, stack, say)
+            chat, runtime.model_url = await _chat_model(settings, stack, say)
+            runtime.chat = runtime.structured = chat
             runtime.secondary = _secondary_model(settings, stack)
             r = settings.retrieval
             runtime.retriever = PgVectorRetriever(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import openai
 from openai import AsyncStream
@@ -13,6 +13,9 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from llm.errors import ModelServerError
+
+if TYPE_CHECKING:
+    from llm.structured import StructuredMode
 
 __all__ = ["ChatMessage", "ChatModel", "OpenAIChatModel", "TokenUsage"]
 
@@ -73,25 +76,27 @@ class OpenAIChatModel:
     without it, and this model stops sending it once that retry succeeds.
     """
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, *, max_tokens: int, temperature: float) -> None:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        *,
+        max_tokens: int,
+        temperature: float,
+        structured: StructuredMode = "json_schema",
+    ) -> None:
         self._client = client
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._ask_usage = True
+        self._structured: StructuredMode = structured
         self.name = model
 
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
     ) -> AsyncIterator[str | TokenUsage]:
         """Stream the answer's text pieces, then the server's token count if it sent one; see :class:`ChatModel`."""
-        params: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": m.content}
-            if m.role == "system"
-            else {"role": "assistant", "content": m.content}
-            if m.role == "assistant"
-            else {"role": "user", "content": m.content}
-            for m in messages
-        ]
+        params = _params(messages)
         usage: CompletionUsage | None = None
         try:
             response = await self._open(params, max_tokens or self._max_tokens)
@@ -107,6 +112,28 @@ class OpenAIChatModel:
             raise ModelServerError(f"chat server failed: {type(exc).__name__}") from exc
         if usage is not None:
             yield TokenUsage(usage.prompt_tokens, usage.completion_tokens)
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: Mapping[str, Any], *, name: str, max_tokens: int
+    ) -> tuple[str, TokenUsage | None]:
+        """JSON following ``schema``, asked as this server understands it; see ``llm.structured.JsonModel``."""
+        from llm.structured import response_format
+
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self.name,
+                messages=_params(messages),
+                max_tokens=max_tokens,
+                temperature=self._temperature,
+                # llama.cpp's form (a schema inside json_object) is not in the client's types: sent as is.
+                extra_body={"response_format": response_format(self._structured, name, schema)},
+            )
+        except openai.OpenAIError as exc:
+            raise ModelServerError(f"chat server failed: {type(exc).__name__}") from exc
+        text = completion.choices[0].message.content if completion.choices else None
+        usage = completion.usage
+        counted = TokenUsage(usage.prompt_tokens, usage.completion_tokens) if usage is not None else None
+        return text or "", counted
 
     async def _open(
         self, params: list[ChatCompletionMessageParam], max_tokens: int
@@ -138,3 +165,14 @@ class OpenAIChatModel:
             stream=True,
             stream_options={"include_usage": True} if with_usage else openai.omit,
         )
+
+
+def _params(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
+    return [
+        {"role": "system", "content": m.content}
+        if m.role == "system"
+        else {"role": "assistant", "content": m.content}
+        if m.role == "assistant"
+        else {"role": "user", "content": m.content}
+        for m in messages
+    ]

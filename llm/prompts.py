@@ -14,7 +14,15 @@ from typing import Literal
 from llm.chat import ChatMessage
 from llm.text import INVISIBLE, strip_invisible
 
-__all__ = ["PROMPT_VERSION", "Passage", "build_messages", "detect_language", "strip_invisible"]
+__all__ = [
+    "PROMPT_VERSION",
+    "Passage",
+    "build_messages",
+    "detect_language",
+    "fence",
+    "fence_attribute",
+    "strip_invisible",
+]
 
 #: Recorded in every audit record; bump when the text below changes.
 PROMPT_VERSION = "answer-v2"
@@ -88,7 +96,7 @@ def _skeleton(text: str) -> tuple[str, list[int]]:
     return "".join(folded), origin
 
 
-def _fence(text: str) -> str:
+def fence(text: str) -> str:
     """``text`` with every opener of a fence tag or special token made inert (``&lt;``), however it
     is written: the text cannot close the data block it sits in, nor open another."""
     text = strip_invisible(text)
@@ -108,9 +116,10 @@ def _fence(text: str) -> str:
     return "".join(pieces)
 
 
-def _attribute(text: str) -> str:
+def fence_attribute(text: str) -> str:
+    """``text`` made safe for a quoted attribute of a fence tag (``title="…"``)."""
     # NFKC first: a full-width quote (＂) must not end the attribute once the model folds it.
-    return _fence(html.escape(unicodedata.normalize("NFKC", strip_invisible(text)), quote=True))
+    return fence(html.escape(unicodedata.normalize("NFKC", strip_invisible(text)), quote=True))
 
 
 def build_messages(
@@ -130,12 +139,12 @@ def build_messages(
     answer_in = "日本語で回答してください。" if language == "ja" else "Answer in English."
     if passages:
         docs = "\n".join(
-            f'<document number="{i}" title="{_attribute(p.title)}" source="{_attribute(p.source)}">\n'
-            f"{_fence(p.text)}\n</document>"
+            f'<document number="{i}" title="{fence_attribute(p.title)}" source="{fence_attribute(p.source)}">\n'
+            f"{fence(p.text)}\n</document>"
             for i, p in enumerate(passages, 1)
         )
     else:
         docs = "(no documents)"
-    user = f"Question: {_fence(question)}\n{answer_in}\n\n<documents>\n{docs}\n</documents>"
-    turns = [ChatMessage(m.role, _fence(m.content)) for m in history]
+    user = f"Question: {fence(question)}\n{answer_in}\n\n<documents>\n{docs}\n</documents>"
+    turns = [ChatMessage(m.role, fence(m.content)) for m in history]
     return [ChatMessage("system", _SYSTEM), *turns, ChatMessage("user", user)]

@@ -140,7 +140,7 @@ class Retention:
     """How long each class of audit data is kept, in days; None keeps it for good.
 
     ``question_text`` and ``answer_text``: the encrypted text of audit records (removed, the hashes
-    stay). ``audit_metadata``: the records themselves, with their feedback (removed from the oldest
+    stay); ``minutes_text`` the same for meeting minutes. ``audit_metadata``: the records themselves, with their feedback (removed from the oldest
     on, behind a signed retention anchor that the chain's verification starts from).
     """
 
@@ -148,6 +148,8 @@ class Retention:
     answer_text_days: int | None = None
     audit_metadata_days: int | None = None
     line: int = 0
+    #: ``minutes_text``: the text of meeting minutes (as ``answer_text`` when the file does not say).
+    minutes_text_days: int | None = None
 
 
 @dataclass(frozen=True)

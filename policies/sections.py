@@ -74,6 +74,8 @@ class RetentionFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question_text: int | str | None = None
     answer_text: int | str | None = None
+    #: Meeting minutes' text; absent: as ``answer_text``.
+    minutes_text: int | str | None = None
     audit_metadata: int | str | None = None
 
 
@@ -242,14 +244,16 @@ def retention_of(raw: RetentionFile | None, check: Checker) -> Retention | None:
     if raw is None:
         return None
     days: dict[str, int | None] = {}
-    for name in ("question_text", "answer_text", "audit_metadata"):
+    for name in ("question_text", "answer_text", "minutes_text", "audit_metadata"):
         try:
             days[name] = parse_days(getattr(raw, name))
         except ValueError as exc:
             check.error(("retention", name), f"retention.{name}: {exc}")
             days[name] = None
     records = days["audit_metadata"]
-    for name in ("question_text", "answer_text"):
+    for name in ("question_text", "answer_text", "minutes_text"):
+        if name == "minutes_text" and raw.minutes_text is None:
+            continue
         text = days[name]
         if records is not None and (text is None or text > records):
             kept = "forever" if text is None else f"{text} days"
@@ -257,4 +261,5 @@ def retention_of(raw: RetentionFile | None, check: Checker) -> Retention | None:
                 ("retention", name),
                 f"retention.{name} ({kept}) outlives audit_metadata ({records} days): the text goes with its record",
             )
-    return Retention(days["question_text"], days["answer_text"], records, check.line_of(("retention",)))
+    minutes = days["minutes_text"] if raw.minutes_text is not None else days["answer_text"]
+    return Retention(days["question_text"], days["answer_text"], records, check.line_of(("retention",)), minutes)

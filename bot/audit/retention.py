@@ -76,6 +76,13 @@ class RetentionPlan:
     audit_metadata_days: int | None
     #: Where the periods come from, for reports: the policy file, or the settings.
     source: str = "settings"
+    #: Days the text of meeting minutes (the answer of ``minutes`` records) is kept; "answers": as answer text.
+    minutes_text_days: int | Literal["answers"] | None = "answers"
+
+    @property
+    def minutes_days(self) -> int | None:
+        """Days minutes text is kept (None: for good)."""
+        return self.answer_text_days if self.minutes_text_days == "answers" else self.minutes_text_days
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,9 @@ class PurgeResult:
     answers: int = 0
     question_cutoff: datetime | None = None
     answer_cutoff: datetime | None = None
+    #: Of ``answers``, the texts of minutes, and their cutoff.
+    minutes: int = 0
+    minutes_cutoff: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,10 @@ class RetentionReport:
     text: PurgeResult
     records: PruneResult | None
     handled_events: int = 0
+
+
+#: The audit action of meeting minutes, whose text has its own retention class (``minutes_text``).
+MINUTES_ACTION = "minutes"
 
 
 def _under_hold() -> ColumnElement[bool]:
@@ -146,18 +160,26 @@ async def purge_text(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    minutes_days: int | Literal["answers"] | None = "answers",
 ) -> PurgeResult:
     """Remove the question text of records created more than ``question_days`` before ``now``
     (default: the current time), and their answer text after ``answer_days`` (None keeps a class
-    for good), except records under an active legal hold.
+    for good) — for meeting minutes (``minutes`` records) after ``minutes_days`` ("answers": the
+    same as other answers) — except records under an active legal hold.
 
     Records already without the text due are not counted.
     """
     when = now or datetime.now(UTC)
     q_cut = _cutoff(when, question_days)
     a_cut = _cutoff(when, answer_days)
+    m_cut = a_cut if minutes_days == "answers" else _cutoff(when, minutes_days)
     q_due = and_(AuditRecord.created_at < q_cut, AuditRecord.question_enc.is_not(None)) if q_cut else None
-    a_due = and_(AuditRecord.created_at < a_cut, AuditRecord.answer_enc.is_not(None)) if a_cut else None
+    is_minutes = AuditRecord.action == MINUTES_ACTION
+    answer_dues = [
+        *([and_(~is_minutes, AuditRecord.created_at < a_cut)] if a_cut else []),
+        *([and_(is_minutes, AuditRecord.created_at < m_cut)] if m_cut else []),
+    ]
+    a_due = and_(AuditRecord.answer_enc.is_not(None), or_(*answer_dues)) if answer_dues else None
     dues = [d for d in (q_due, a_due) if d is not None]
     if not dues:
         return PurgeResult(None, 0, 0, dry_run)
@@ -165,15 +187,16 @@ async def purge_text(
     held = _under_hold()
     q_count = func.count().filter(~held, q_due) if q_due is not None else literal(0)
     a_count = func.count().filter(~held, a_due) if a_due is not None else literal(0)
+    m_count = func.count().filter(~held, a_due, is_minutes) if a_due is not None else literal(0)
     async with sessions.begin() as session:
         row = (
             await session.execute(
-                select(func.count().filter(~held), func.count().filter(held), q_count, a_count)
+                select(func.count().filter(~held), func.count().filter(held), q_count, a_count, m_count)
                 .select_from(AuditRecord)
                 .where(due)
             )
         ).one()
-        purged, kept, questions, answers = (int(v) for v in row)
+        purged, kept, questions, answers, minutes = (int(v) for v in row)
         if not dry_run and purged:
             values: dict[str, object] = {}
             if q_due is not None:
@@ -183,7 +206,7 @@ async def purge_text(
             await session.execute(
                 update(AuditRecord).where(due, ~held).values(values).execution_options(synchronize_session=False)
             )
-    return PurgeResult(q_cut or a_cut, purged, kept, dry_run, questions, answers, q_cut, a_cut)
+    return PurgeResult(q_cut or a_cut, purged, kept, dry_run, questions, answers, q_cut, a_cut, minutes, m_cut)
 
 
 async def prune_records(
@@ -267,7 +290,14 @@ async def apply_retention(
     """
     if plan.audit_metadata_days is not None and key is None:  # before anything is removed
         raise ConfigurationError("removing old audit records needs the checkpoint key to sign a retention anchor")
-    text = await purge_text(sessions, plan.question_text_days, plan.answer_text_days, now=now, dry_run=dry_run)
+    text = await purge_text(
+        sessions,
+        plan.question_text_days,
+        plan.answer_text_days,
+        now=now,
+        dry_run=dry_run,
+        minutes_days=plan.minutes_text_days,
+    )
     records = None
     if plan.audit_metadata_days is not None and key is not None:
         records = await prune_records(sessions, plan.audit_metadata_days, key, now=now, dry_run=dry_run)
@@ -387,9 +417,11 @@ def describe(report: RetentionReport) -> list[str]:
     t, plan = report.text, report.plan
     lines = [
         f"retention from {plan.source}: question text {_days(plan.question_text_days)}, "
-        f"answer text {_days(plan.answer_text_days)}, audit records {_days(plan.audit_metadata_days)}",
+        f"answer text {_days(plan.answer_text_days)}, minutes text {_days(plan.minutes_days)}, "
+        f"audit records {_days(plan.audit_metadata_days)}",
         f"text: {verb} {t.questions} question(s) created before {_when(t.question_cutoff)} and "
-        f"{t.answers} answer(s) created before {_when(t.answer_cutoff)} ({t.purged} records); "
+        f"{t.answers} answer(s) created before {_when(t.answer_cutoff)}, of them {t.minutes} minutes "
+        f"created before {_when(t.minutes_cutoff)} ({t.purged} records); "
         f"{t.held} kept under legal hold",
     ]
     if report.records is not None:

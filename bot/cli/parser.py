@@ -31,6 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.set_defaults(handler="bot.cli.chat:ask")
 
+    minutes = sub.add_parser(
+        "minutes", help="meeting minutes from a transcript, a Slack thread or channel, a Teams meeting"
+    )
+    minutes.add_argument("--as", dest="user", metavar="EMAIL", required=True, help="who asks (policy action minutes)")
+    minutes.add_argument("path", nargs="?", help="a transcript file: .vtt, .srt, .txt, .md, .docx")
+    minutes.add_argument("--slack-channel", metavar="ID", help="a Slack channel's messages (with --since)")
+    minutes.add_argument("--since", metavar="ISO", help="start of the period (2026-11-20 or 2026-11-20T09:00+09:00)")
+    minutes.add_argument("--until", metavar="ISO", help="end of the period (default: now)")
+    minutes.add_argument("--slack-thread", metavar="URL", help="a Slack thread: the link of its first message")
+    minutes.add_argument("--teams-meeting", metavar="ID", help="a Teams online meeting id (Graph)")
+    minutes.add_argument("--language", choices=["ja", "en"], help="the minutes' language (default: the meeting's)")
+    minutes.add_argument(
+        "--post-to", metavar="TARGET", help="post them too, e.g. slack:C0123 (the audience rule applies)"
+    )
+    minutes.add_argument("--json", action="store_true", help="print {title, summary, decisions, action_items, ...}")
+    minutes.set_defaults(handler="bot.cli.minutes:minutes")
+
     ingest = sub.add_parser("ingest", help="add or sync a folder of documents")
     ingest.add_argument("path")
     ingest.add_argument(

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.audit import _command_line, _operator, _record
+from bot.cli.platforms import attached
 from bot.errors import DatabaseUnavailable, InputError
 from bot.jobs.kinds import get_kind
 from bot.jobs.service import ScheduleService, make_spec
@@ -121,22 +122,6 @@ async def _run_now(rt: Runtime, name: str) -> Run:
     return run
 
 
-@asynccontextmanager
-async def _teams_attached(rt: Runtime, settings: KuraSettings) -> AsyncIterator[None]:
-    """Teams' ports on ``rt`` for the block (the Agents SDK and msal load only when posting there)."""
-    import aiohttp
-
-    from bot.adapters.teams.runner import attach_teams
-    from bot.adapters.teams.tokens import TokenSource
-
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        parts = attach_teams(rt, settings.teams, settings.graph, session, TokenSource(settings.teams))
-        try:
-            yield
-        finally:
-            await parts.connectors.close()
-
-
 async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> int:
     """``kura schedule run-now NAME``: run the job once in this process (fire time: now), record
     the run and print its outcome; 1 when the job failed."""
@@ -144,16 +129,12 @@ async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> 
         found = await ScheduleService(rt).store.get(args.name)
         if found is None:
             raise InputError(f"no schedule named {args.name!r}")
-        if get_kind(found.kind).needs_model or found.target:
+        kind = get_kind(found.kind)
+        if kind.needs_model or found.target:
             async with _runtime(settings, with_model=True) as with_model:
-                if found.target and found.target.startswith("slack:") and settings.slack.bot_token is not None:
-                    from bot.adapters.slack.runner import attach_slack  # Slack's client only when posting there
-
-                    await attach_slack(with_model, settings.slack)
-                if found.target and found.target.startswith("teams:") and settings.teams.configured:
-                    async with _teams_attached(with_model, settings):
-                        run = await _run_now(with_model, args.name)
-                else:
+                needed = {p for p in ("slack", "teams") if (found.target or "").startswith(f"{p}:")}
+                needed |= {p for p in ("slack", "teams") if any(v.startswith(f"{p}:") for v in found.params.values())}
+                async with attached(with_model, settings, needed):
                     run = await _run_now(with_model, args.name)
         else:
             run = await _run_now(rt, args.name)

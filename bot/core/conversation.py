@@ -5,6 +5,7 @@ the platform's ports (:class:`PlatformParts`). From then on the core decides eve
 
     claim the delivery (once across replicas) -> placeholder -> language -> thread history
     -> pipeline (policy, retrieval, model, audit) -> public or private reply -> finish or fail
+    (a message asking for minutes goes to the minutes instead of the pipeline)
 
 It also takes 👍/👎 feedback and admin commands, so an adapter has nothing to decide: it only
 translates, renders, and implements :class:`~bot.core.ports.Transport` and
@@ -22,8 +23,20 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.admin import AdminCommand, AdminReply
+from bot.core.intent import asks_for_minutes
 from bot.core.messages import catalogue_texts, error_message, say
-from bot.core.ports import Directory, FeedbackLog, History, Ledger, PolicySource, ReplyStream, Transport
+from bot.core.ports import (
+    ChannelHistory,
+    Directory,
+    FeedbackLog,
+    Files,
+    History,
+    Ledger,
+    Meetings,
+    PolicySource,
+    ReplyStream,
+    Transport,
+)
 from bot.core.types import Completed, Decided, HistoryMessage, InboundMessage, Reply, TextDelta, Turn
 from bot.errors import DatabaseUnavailable, Language, UpstreamError
 from llm import detect_language
@@ -31,10 +44,18 @@ from llm import detect_language
 if TYPE_CHECKING:
     from bot.core.pipeline import Pipeline
 
-__all__ = ["Admin", "Conversation", "HistoryRules", "PlatformParts", "choose_language", "history_turns"]
+__all__ = ["Admin", "Conversation", "HistoryRules", "MinutesChat", "PlatformParts", "choose_language", "history_turns"]
 
 _log = logging.getLogger(__name__)
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+class MinutesChat(Protocol):
+    """Minutes asked for in chat (``bot.minutes.chat.ChatMinutes``)."""
+
+    async def answer(self, message: InboundMessage, stream: ReplyStream, language: Language) -> Reply | None:
+        """Write the minutes of the thread or attached transcript and reply on ``stream`` (started)."""
+        ...
 
 
 class Admin(Protocol):
@@ -47,12 +68,17 @@ class Admin(Protocol):
 
 @dataclass(frozen=True)
 class PlatformParts:
-    """What one platform lends the core: how to reply and post, who people are, thread history."""
+    """What one platform lends the core: how to reply and post, who people are, thread history,
+    and for minutes a channel's messages (``channels``), attached files (``files``) and online
+    meetings' transcripts (``meetings``)."""
 
     transport: Transport
     directory: Directory
     pipeline: Pipeline
     history: History | None = None
+    channels: ChannelHistory | None = None
+    files: Files | None = None
+    meetings: Meetings | None = None
 
     @property
     def platform(self) -> str:
@@ -111,8 +137,10 @@ class Conversation:
         admin: Admin,
         policy: PolicySource,
         history_rules: HistoryRules = HistoryRules(),
+        minutes: MinutesChat | None = None,
     ) -> None:
         self.parts = parts
+        self._minutes = minutes
         self._ledger = ledger
         self._feedback = feedback
         self._admin = admin
@@ -157,6 +185,8 @@ class Conversation:
                 return None
             await stream.start(language)
             language = await self.language_of(message.user, message.text) if message.locale is None else language
+            if self._minutes is not None and not follow_up and asks_for_minutes(message.text):
+                return await self._minutes.answer(replace(message, locale=language), stream, language)
             history = history_turns(thread, self._rules) if thread is not None else await self._history(message)
             inbound = replace(message, locale=language, history=history)
             return await self._answer(inbound, stream, private=private)

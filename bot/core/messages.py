@@ -39,6 +39,10 @@ _REFUSALS: dict[str, dict[Language, str]] = {
         "ja": "申し訳ありません。このチャンネルのメンバーではないため、ここではお答えできません。",
         "en": "Sorry, you are not a member of this channel, so Kura cannot answer here.",
     },
+    "source_not_readable": {
+        "ja": "申し訳ありません。この会議の記録を読む権限がないため、議事録は作成できません。",
+        "en": "Sorry, you may not read this meeting's record, so Kura cannot write its minutes.",
+    },
     "unknown_action": {
         "ja": "申し訳ありません。その操作には対応していません。",
         "en": "Sorry, Kura does not support that action.",
@@ -180,7 +184,9 @@ def no_sources_message(language: Language) -> str:
 def catalogue_texts() -> frozenset[str]:
     """Every text above in both languages: Kura's own messages that are not answers (placeholders,
     refusals, failures), which thread history leaves out."""
-    tables: list[dict[str, dict[Language, str]]] = [_REFUSALS, _ERRORS, {"no_sources": _NO_SOURCES}]
+    from bot.core.minutes_words import MINUTES_WORDS
+
+    tables: list[dict[str, dict[Language, str]]] = [_REFUSALS, _ERRORS, {"no_sources": _NO_SOURCES}, MINUTES_WORDS]
     texts = {text for table in tables for words in table.values() for text in words.values()}
     texts |= {text for words in _PHRASES.values() for text in words.values()}
     return frozenset(texts)

@@ -60,6 +60,27 @@ class Outbox:
         """The platforms posts can go to now."""
         return tuple(self._platforms)
 
+    def parts(self, platform: str) -> PlatformParts | None:
+        """The ports a platform lent the core, or None when it is not attached."""
+        return self._platforms.get(platform)
+
+    async def check(self, to: Destination, *, owner: str, action: str, sources: Sequence[SourceRef] = ()) -> Decision:
+        """Whether ``owner`` may post text drawn from ``sources`` at ``to`` (policy, then the
+        audience rule), without posting. A directory that cannot be read refuses."""
+        parts = self._platforms.get(to.platform)
+        if parts is None:
+            return Decision(False, "unknown_platform", f"{to.platform} is not configured")
+        try:
+            decision, readers = await self._audience(parts, self._policy.current(), to, owner, action)
+        except (UpstreamError, SQLAlchemyError) as exc:
+            _log.warning("outbound: directory unavailable error=%s", type(exc).__name__)
+            return Decision(False, "policy_error", "the directory could not be read")
+        if decision.allowed:
+            why = unreadable_by(readers, sources)
+            if why is not None:
+                decision = Decision(False, "audience_not_cleared", why, rules=(*decision.rules, why))
+        return decision
+
     async def post(
         self,
         to: Destination,
@@ -89,22 +110,12 @@ class Outbox:
         """
         started = time.perf_counter()
         lang = language or choose_language(text, None)
+        decision = await self.check(to, owner=owner, action=action, sources=sources)
         parts = self._platforms.get(to.platform)
-        policy = self._policy.current()
-        if parts is None:
-            denied = Decision(False, "unknown_platform", f"{to.platform} is not configured")
-            return await self._record(to, denied, "refused", text, owner, actor, action, sources, subject, started)
-        try:
-            decision, readers = await self._audience(parts, policy, to, owner, action)
-        except (UpstreamError, SQLAlchemyError) as exc:
-            _log.warning("outbound: directory unavailable error=%s", type(exc).__name__)
-            failed = Decision(False, "policy_error", "the directory could not be read")
-            return await self._record(to, failed, "unavailable", text, owner, actor, action, sources, subject, started)
-        if decision.allowed:
-            why = unreadable_by(readers, sources)
-            if why is not None:
-                decision = Decision(False, "audience_not_cleared", why, rules=(*decision.rules, why))
-        if not decision.allowed:
+        if decision.reason_code == "policy_error":
+            status = "unavailable"
+            return await self._record(to, decision, status, text, owner, actor, action, sources, subject, started)
+        if not decision.allowed or parts is None:
             words = refusal_message(decision.reason_code, lang)
             _log.info("outbound refused reason=%s platform=%s", decision.reason_code, to.platform)
             return await self._record(to, decision, "refused", words, owner, actor, action, sources, subject, started)

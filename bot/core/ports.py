@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.audit.store import AuditEntry
-from bot.core.types import Destination, HistoryMessage, InboundMessage, Reply
+from bot.core.types import Destination, FileRef, HistoryMessage, InboundMessage, MeetingTranscript, Reply
 from bot.errors import Language
 from bot.identity import DirectoryUser
 from policies import ChannelKind, Member, Policy
@@ -14,10 +15,13 @@ from policies.model import Usage
 
 __all__ = [
     "AuditLog",
+    "ChannelHistory",
     "Directory",
     "FeedbackLog",
+    "Files",
     "History",
     "Ledger",
+    "Meetings",
     "PolicySource",
     "ReplyStream",
     "Signals",
@@ -103,6 +107,53 @@ class History(Protocol):
 
         Returns:
             Messages with Kura's own mention removed, each marked as Kura's, a person's or a bot's.
+        """
+        ...
+
+
+class ChannelHistory(Protocol):
+    """A channel's messages in a period, and whole threads (for minutes)."""
+
+    async def channel(self, conversation: str, since: datetime, until: datetime | None) -> Sequence[HistoryMessage]:
+        """The channel's top-level messages and their threads' replies posted in [since, until), oldest first.
+
+        Raises:
+            UpstreamError: the platform refused (not a member, unknown channel) or could not be reached.
+        """
+        ...
+
+    async def whole_thread(self, conversation: str, thread: str) -> Sequence[HistoryMessage]:
+        """Every message of a thread, oldest first, with speakers.
+
+        Raises:
+            UpstreamError: as for :meth:`channel`.
+        """
+        ...
+
+
+class Files(Protocol):
+    """Files attached to messages on one platform."""
+
+    async def fetch(self, file: FileRef, max_bytes: int) -> bytes:
+        """The file's bytes.
+
+        Raises:
+            InputError: the file is larger than ``max_bytes`` (its declared or its real size).
+            UpstreamError: the platform refused or could not be reached.
+        """
+        ...
+
+
+class Meetings(Protocol):
+    """Online meetings' transcripts (Teams through Microsoft Graph)."""
+
+    async def transcript(self, meeting: str, *, after: str | None = None) -> MeetingTranscript | None:
+        """The meeting's newest transcript (created after ``after``, an ISO time, when given);
+        None when it has none (yet).
+
+        Raises:
+            InputError: ``meeting`` is not a meeting id this platform understands.
+            UpstreamError: the platform refused (no permission, unknown meeting) or could not be reached.
         """
         ...
 

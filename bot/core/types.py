@@ -14,8 +14,10 @@ __all__ = [
     "Completed",
     "Decided",
     "Destination",
+    "FileRef",
     "HistoryMessage",
     "InboundMessage",
+    "MeetingTranscript",
     "PipelineEvent",
     "PostResult",
     "Reply",
@@ -40,6 +42,35 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A file attached to a chat message, as the platform names it (fetched through the ``Files`` port)."""
+
+    id: str
+    name: str
+    size: int
+    #: Where the platform serves its bytes (Slack's ``url_private_download``); adapters only.
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingTranscript:
+    """An online meeting's transcript and who took part (the readers of its minutes' source).
+
+    ``attendees`` are emails/UPNs of the organiser and every invited or present participant;
+    ``chat`` is the meeting chat's conversation id (where minutes can be posted), when known."""
+
+    meeting: str
+    title: str
+    content: bytes
+    #: The transcript's format, as a file suffix (``.vtt``).
+    suffix: str
+    attendees: tuple[str, ...]
+    created: str = ""
+    transcript: str = ""
+    chat: str | None = None
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A question, as any adapter hands it to the core.
 
@@ -59,6 +90,8 @@ class InboundMessage:
     history: tuple[Turn, ...] = ()
     conversation_id: str | None = None
     message_id: str | None = None
+    #: Files attached to the message (a transcript to summarise).
+    files: tuple[FileRef, ...] = ()
 
     @property
     def where(self) -> str | None:
@@ -68,11 +101,16 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class HistoryMessage:
-    """One message of a thread as a platform's history gives it (mention of Kura removed)."""
+    """One message of a thread or channel as a platform's history gives it (mention of Kura removed).
+
+    ``speaker`` is the author's display name and ``user`` their platform id, when the platform says;
+    ``message_id`` is the platform's reference to the message (Slack: its ``ts``)."""
 
     message_id: str
     author: Author
     text: str
+    speaker: str = ""
+    user: str = ""
 
 
 @dataclass(frozen=True)

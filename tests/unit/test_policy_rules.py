@@ -204,7 +204,10 @@ def test_retention_per_data_class_with_its_line() -> None:
     """The section becomes a Retention value; a bad period is an error at its line; text kept
     longer than its record is a warning; no section means the settings decide."""
     policy = load_policy_text(BASE + "retention:\n  question_text: 30d\n  answer_text: 90d\n  audit_metadata: 1y\n")
-    assert Retention(30, 90, 365, line=14) == policy.retention
+    assert Retention(30, 90, 365, line=14, minutes_text_days=90) == policy.retention  # minutes as answers
+    own = load_policy_text(BASE + "retention:\n  answer_text: 90d\n  minutes_text: 2y\n  audit_metadata: 3y\n")
+    assert own.retention is not None
+    assert (90, 730) == (own.retention.answer_text_days, own.retention.minutes_text_days)
     assert load_policy_text(BASE).retention is None
     bad = check_policy_text(BASE + "retention:\n  answer_text: 90 days\n", "p.yaml")
     expected = "p.yaml:15: retention.answer_text: '90 days' is not a period (e.g. 90, 90d, 12w, 1y, forever)"

@@ -1,0 +1,92 @@
+"""Minutes asked for in chat: ``@Kura この会議の議事録をまとめて`` in a thread summarises the thread;
+with a transcript attached, the file. The reply comes where it was asked when every reader there may
+read the source, else to the asker alone (``ReplyStream.go_private``) with the reason."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.core.conversation import PlatformParts
+from bot.core.messages import error_message, refusal_message
+from bot.core.minutes_words import minutes_text
+from bot.core.ports import PolicySource, ReplyStream
+from bot.core.types import Citation, Destination, InboundMessage, Reply
+from bot.errors import Language, UpstreamError
+from bot.minutes.service import MinutesRequest, MinutesService, ReadSource
+from bot.minutes.sources import Transcript, attached_source, conversation_source
+
+__all__ = ["ChatMinutes"]
+
+_log = logging.getLogger(__name__)
+
+
+class ChatMinutes:
+    """Minutes for one platform's conversation."""
+
+    def __init__(self, service: MinutesService, parts: PlatformParts, policy: PolicySource, *, max_bytes: int) -> None:
+        self._service = service
+        self._parts = parts
+        self._policy = policy
+        self._max_bytes = max_bytes
+
+    def _reader(self, message: InboundMessage) -> ReadSource | None:
+        parts = self._parts
+        if message.files and parts.files is not None:
+            file, files = message.files[0], parts.files
+
+            async def read_file(email: str) -> Transcript:
+                raw = await files.fetch(file, self._max_bytes)
+                return attached_source(file.name, raw, email, parts.platform, file.id)
+
+            return read_file
+        where, thread, channels = message.where, message.thread_id, parts.channels
+        if message.channel_id is None or where is None or thread is None or channels is None:
+            return None
+
+        async def read_thread(_email: str) -> Transcript:
+            policy = self._policy.current()
+            return await conversation_source(parts.platform, channels, parts.directory, policy, where, thread=thread)
+
+        return read_thread
+
+    async def answer(self, message: InboundMessage, stream: ReplyStream, language: Language) -> Reply | None:
+        """Write the minutes and reply (the stream has started); never raises but for cancellation."""
+        read = self._reader(message)
+        if read is None:
+            await stream.fail(minutes_text("usage", language))
+            return None
+        user = await self._parts.directory.user(message.user)
+        here = (
+            Destination(self._parts.platform, message.where, message.thread_id)
+            if message.channel_id is not None
+            else None
+        )
+        request = MinutesRequest(
+            self._parts.platform, message.user, user, None, deliver_to=here, channel_id=message.channel_id
+        )
+        try:
+            outcome = await self._service.run(request, read)
+        except UpstreamError as exc:  # the asker's own record could not be read
+            _log.warning("minutes in chat failed platform=%s error=%s", self._parts.platform, exc.code)
+            await stream.fail(error_message("upstream", language))
+            return None
+        lang = outcome.language if outcome.status == "done" else language
+        if outcome.status == "bad_input":
+            await stream.fail(minutes_text("bad_source", lang, reason=outcome.decision.reason))
+            return None
+        if outcome.status == "unavailable":
+            code = "model_unavailable" if outcome.decision.reason_code == "model_unavailable" else "upstream"
+            await stream.fail(error_message(code, lang))
+            return None
+        if here is not None and not outcome.public:
+            await stream.go_private()  # refusals, and minutes not every reader here may read
+        if outcome.status == "refused":
+            words = refusal_message(outcome.decision.reason_code, lang)
+            reply = Reply("refused", words, (), outcome.decision, outcome.audit_id, lang)
+        else:
+            source = outcome.source
+            cited = (Citation(1, source.access.source, source.title),) if source else ()
+            text = f"{outcome.note}\n\n{outcome.text}" if outcome.note else outcome.text
+            reply = Reply("answered", text, cited, outcome.decision, outcome.audit_id, lang)
+        await stream.finish(reply)
+        return reply
