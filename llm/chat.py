@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import openai
 from openai import AsyncStream
 from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from llm.errors import ModelServerError
 
@@ -116,24 +116,45 @@ class OpenAIChatModel:
     async def complete_json(
         self, messages: Sequence[ChatMessage], schema: Mapping[str, Any], *, name: str, max_tokens: int
     ) -> tuple[str, TokenUsage | None]:
-        """JSON following ``schema``, asked as this server understands it; see ``llm.structured.JsonModel``."""
-        from llm.structured import response_format
+        """JSON following ``schema``, asked as this server understands it; see ``llm.structured.JsonModel``.
 
+        A server that rejects ``json_schema`` (400/422/500: llama.cpp's) is asked again with ``json_object``
+        and the schema, and this model keeps asking that way once the retry succeeds."""
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.name,
-                messages=_params(messages),
-                max_tokens=max_tokens,
-                temperature=self._temperature,
-                # llama.cpp's form (a schema inside json_object) is not in the client's types: sent as is.
-                extra_body={"response_format": response_format(self._structured, name, schema)},
-            )
+            try:
+                completion = await self._json(messages, schema, name, max_tokens, self._structured)
+            except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError):
+                # llama.cpp's server answers 500 to json_schema; a server that is really failing fails again.
+                if self._structured != "json_schema":
+                    raise
+                completion = await self._json(messages, schema, name, max_tokens, "json_object")
+                self._structured = "json_object"
+                _log.warning("chat server rejected json_schema, asking json_object model=%s", self.name)
         except openai.OpenAIError as exc:
             raise ModelServerError(f"chat server failed: {type(exc).__name__}") from exc
         text = completion.choices[0].message.content if completion.choices else None
         usage = completion.usage
         counted = TokenUsage(usage.prompt_tokens, usage.completion_tokens) if usage is not None else None
         return text or "", counted
+
+    async def _json(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: Mapping[str, Any],
+        name: str,
+        max_tokens: int,
+        mode: StructuredMode,
+    ) -> ChatCompletion:
+        from llm.structured import response_format
+
+        return await self._client.chat.completions.create(
+            model=self.name,
+            messages=_params(messages),
+            max_tokens=max_tokens,
+            temperature=self._temperature,
+            # llama.cpp's form (a schema inside json_object) is not in the client's types: sent as is.
+            extra_body={"response_format": response_format(mode, name, schema)},
+        )
 
     async def _open(
         self, params: list[ChatCompletionMessageParam], max_tokens: int
