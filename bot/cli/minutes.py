@@ -11,7 +11,6 @@ import argparse
 import json
 import re
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli.chat import _UNSAFE, _u_escape
@@ -20,11 +19,11 @@ from bot.errors import InputError, Language
 from bot.jobs.targets import parse_target
 from bot.minutes.render import minutes_json
 from bot.minutes.service import MinutesOutcome, MinutesRequest, ReadSource
-from bot.minutes.sources import Transcript, conversation_source, file_source, meeting_source
+from bot.minutes.sources import Transcript, conversation_source, file_source, meeting_source, parse_when
 from bot.settings import KuraSettings
 from bot.wiring import Runtime, open_runtime
 
-__all__ = ["minutes", "outcome_json", "parse_since", "slack_thread_of"]
+__all__ = ["minutes", "outcome_json", "slack_thread_of"]
 
 #: A Slack message link: .../archives/C123/p1700000000123456 (the ts without its dot).
 _PERMALINK = re.compile(r"/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})")
@@ -41,15 +40,6 @@ def slack_thread_of(text: str) -> tuple[str, str]:
     if plain:
         return plain.group(1), plain.group(2)
     raise InputError(f"not a Slack thread link: {text!r} (copy the link of the thread's first message)")
-
-
-def parse_since(text: str) -> datetime:
-    """An ISO date or time (``2026-11-20``, ``2026-11-20T09:00+09:00``); UTC when it has no offset."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise InputError(f"not an ISO date or time: {text!r} (e.g. 2026-11-20)") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def outcome_json(outcome: MinutesOutcome) -> dict[str, object]:
@@ -106,7 +96,7 @@ def _reader(rt: Runtime, settings: KuraSettings, args: argparse.Namespace) -> tu
         if not args.since:
             raise InputError("--slack-channel needs --since")
         channel, thread = args.slack_channel, None
-        since, until = parse_since(args.since), parse_since(args.until) if args.until else None
+        since, until = parse_when(args.since), parse_when(args.until) if args.until else None
 
     async def read_slack(_email: str) -> Transcript:
         parts = rt.outbox.parts("slack")

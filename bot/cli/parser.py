@@ -179,7 +179,7 @@ def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     listing = schedule.add_parser("list", help="schedules with their last run and last failure")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler="bot.cli.schedule:schedule_list")
-    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, checkpoint, sync, ask)")
+    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, checkpoint, sync, ask, minutes)")
     add.add_argument("kind", metavar="KIND")
     add.add_argument("--name", required=True, help="a unique name (letters, digits, . _ -)")
     add.add_argument(

@@ -132,8 +132,8 @@ async def schedule_run_now(settings: KuraSettings, args: argparse.Namespace) -> 
         kind = get_kind(found.kind)
         if kind.needs_model or found.target:
             async with _runtime(settings, with_model=True) as with_model:
-                needed = {p for p in ("slack", "teams") if (found.target or "").startswith(f"{p}:")}
-                needed |= {p for p in ("slack", "teams") if any(v.startswith(f"{p}:") for v in found.params.values())}
+                places = [found.target or "", *found.params.values()]
+                needed = {p for p in ("slack", "teams") if any(v.startswith((f"{p}:", f"{p}-")) for v in places)}
                 async with attached(with_model, settings, needed):
                     run = await _run_now(with_model, args.name)
         else:

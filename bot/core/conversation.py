@@ -57,6 +57,10 @@ class MinutesChat(Protocol):
         """Write the minutes of the thread or attached transcript and reply on ``stream`` (started)."""
         ...
 
+    async def command(self, user_ref: str, args: tuple[str, ...], language: Language) -> AdminReply:
+        """``/kura minutes #channel since:DATE [until:DATE]``: a channel's period, for the sender alone."""
+        ...
+
 
 class Admin(Protocol):
     """Admin commands (``AdminService``): decided by policy, run, audited."""
@@ -251,4 +255,6 @@ class Conversation:
     async def command(self, user_ref: str, args: tuple[str, ...], channel_id: str | None) -> AdminReply:
         """An admin command (``/kura …``): decided, run and audited by the admin service."""
         language = await self.language_of(user_ref)
+        if args[:1] and args[0].lower() == "minutes" and self._minutes is not None:
+            return await self._minutes.command(user_ref, args[1:], language)
         return await self._admin.handle(AdminCommand(self.platform, user_ref, args, channel_id, language))

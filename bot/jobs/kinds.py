@@ -5,15 +5,16 @@ a one-line outcome. A new kind is one ``register(JobKind(...))`` line next to it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.core.messages import admin_text
 from bot.core.types import Destination, PostResult
-from bot.errors import InputError, UpstreamError
+from bot.errors import InputError, Language, UpstreamError
 from bot.jobs.checkpoint_sink import write_checkpoint
 from bot.jobs.retention import run_retention
 from bot.jobs.store import Schedule
@@ -161,6 +162,73 @@ async def _ask(ctx: JobContext) -> str:
     return _posted(result)
 
 
+_PERIOD = re.compile(r"^(\d{1,4})([mhdw])$")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _minutes_params(params: Mapping[str, str]) -> dict[str, str]:
+    source = params["source"].strip()
+    platform, _, ident = source.partition(":")
+    if platform not in ("slack", "teams-meeting") or not ident:
+        raise InputError(f"minutes: source {source!r} must be slack:CHANNEL or teams-meeting:ID")
+    period = params.get("period", "7d").strip()
+    if not _PERIOD.match(period):
+        raise InputError(f"minutes: period {period!r} must be like 30m, 24h, 7d or 2w")
+    language = params.get("language", "").strip()
+    if language not in ("", "ja", "en"):
+        raise InputError(f"minutes: language {language!r} must be ja or en")
+    return {"source": source, "period": period} | ({"language": language} if language else {})
+
+
+async def _minutes(ctx: JobContext) -> str:
+    """Minutes of a Slack channel's last ``period`` (to the target), or of a Teams meeting's
+    transcript made in the last ``period`` (to the target, else the meeting chat)."""
+    from bot.minutes.service import MinutesRequest
+    from bot.minutes.sources import Transcript, conversation_source, meeting_source
+
+    params, owner, rt = ctx.schedule.params, _owner(ctx), ctx.runtime
+    if ctx.outbound is None:
+        raise UpstreamError("no chat platform is attached (run it from `kura serve`)")
+    outbox = ctx.outbound
+    platform, _, ident = params["source"].partition(":")
+    amount, unit = _PERIOD.match(params["period"]).groups()  # type: ignore[union-attr]  # checked when added
+    since = ctx.fire_time - timedelta(**{_UNIT[unit]: int(amount)})
+    to = parse_target(ctx.schedule.target).destination() if ctx.schedule.target else None
+    parts = outbox.parts("slack" if platform == "slack" else "teams")
+    if platform == "slack":
+        if parts is None or parts.channels is None or to is None:
+            raise InputError("minutes of a Slack channel need Slack attached and a target")
+        channels, directory, policy = parts.channels, parts.directory, rt.policy.current()
+
+        async def read(_email: str) -> Transcript:
+            return await conversation_source(
+                "slack", channels, directory, policy, ident, since=since, until=ctx.fire_time
+            )
+    else:
+        if parts is None or parts.meetings is None:
+            raise InputError("minutes of a Teams meeting need Teams and KURA_GRAPH_MEETINGS=true")
+        found = await parts.meetings.transcript(ident, after=since.isoformat())
+        if found is None:
+            return f"no new transcript of meeting {ident} since {since:%Y-%m-%d %H:%M}"
+        to = to or (Destination("teams", found.chat) if found.chat else None)
+        if to is None:
+            raise InputError(f"meeting {ident} has no chat to post to: give the schedule a target")
+
+        async def read(_email: str) -> Transcript:
+            return meeting_source(found)
+
+    user = await rt.directory.user(owner)
+    language: Language | None = "ja" if params.get("language") == "ja" else "en" if params.get("language") else None
+    request = MinutesRequest("scheduler", ctx.actor, user, language, deliver_to=to, actor=ctx.actor)
+    outcome = await rt.minutes.run(request, read, post=True)
+    if outcome.status == "unavailable":
+        raise UpstreamError(f"minutes not written: {outcome.decision.reason}")  # tried again
+    if outcome.status != "done" or outcome.posted is None:
+        return f"no minutes: {outcome.decision.reason_code}: {outcome.decision.reason} (audit {outcome.audit_id})"
+    note = f" ({outcome.note})" if outcome.note else ""
+    return _posted(outcome.posted) + note
+
+
 register(JobKind("retention", "apply the retention policy (as `kura audit purge`)", _retention))
 register(JobKind("checkpoint", "sign the audit chain's head and write it to KURA_AUDIT_CHECKPOINT_SINK", _checkpoint))
 register(
@@ -171,6 +239,18 @@ register(
         required=("path",),
         may_target=True,
         check=_sync_params,
+    )
+)
+register(
+    JobKind(
+        "minutes",
+        "minutes of a Slack channel's last period or a Teams meeting's new transcript, posted to the target",
+        _minutes,
+        required=("source",),
+        optional=("period", "language"),
+        may_target=True,
+        needs_model=True,
+        check=_minutes_params,
     )
 )
 register(

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 
+from bot.core.admin import AdminReply
 from bot.core.conversation import PlatformParts
 from bot.core.messages import error_message, refusal_message
 from bot.core.minutes_words import minutes_text
 from bot.core.ports import PolicySource, ReplyStream
 from bot.core.types import Citation, Destination, InboundMessage, Reply
-from bot.errors import Language, UpstreamError
+from bot.errors import InputError, Language, UpstreamError
 from bot.minutes.service import MinutesRequest, MinutesService, ReadSource
-from bot.minutes.sources import Transcript, attached_source, conversation_source
+from bot.minutes.sources import Transcript, attached_source, conversation_source, parse_when
 
 __all__ = ["ChatMinutes"]
 
@@ -48,6 +49,39 @@ class ChatMinutes:
             return await conversation_source(parts.platform, channels, parts.directory, policy, where, thread=thread)
 
         return read_thread
+
+    async def command(self, user_ref: str, args: tuple[str, ...], language: Language) -> AdminReply:
+        """``/kura minutes CHANNEL since:DATE [until:DATE]``: the channel's messages in the period,
+        summarised for the sender alone (a slash command's reply is seen by them only)."""
+        options = dict(a.split(":", 1) for a in args if ":" in a and a.split(":", 1)[0] in ("since", "until"))
+        channel = next((a for a in args if ":" not in a), None)
+        channels = self._parts.channels
+        if channel is None or "since" not in options or channels is None:
+            return AdminReply(False, minutes_text("usage", language), None)
+        try:
+            since = parse_when(options["since"])
+            until = parse_when(options["until"]) if "until" in options else None
+        except InputError as exc:
+            return AdminReply(False, minutes_text("bad_source", language, reason=exc), None)
+        parts = self._parts
+
+        async def read(_email: str) -> Transcript:
+            policy = self._policy.current()
+            return await conversation_source(
+                parts.platform, channels, parts.directory, policy, channel, since=since, until=until
+            )
+
+        user = await parts.directory.user(user_ref)
+        request = MinutesRequest(parts.platform, user_ref, user, None)
+        outcome = await self._service.run(request, read)
+        if outcome.status == "done":
+            return AdminReply(True, outcome.text, outcome.audit_id)
+        if outcome.status == "refused":
+            return AdminReply(False, refusal_message(outcome.decision.reason_code, language), outcome.audit_id)
+        if outcome.status == "bad_input":
+            text = minutes_text("bad_source", language, reason=outcome.decision.reason)
+            return AdminReply(False, text, outcome.audit_id)
+        return AdminReply(False, error_message("upstream", language), outcome.audit_id)
 
     async def answer(self, message: InboundMessage, stream: ReplyStream, language: Language) -> Reply | None:
         """Write the minutes and reply (the stream has started); never raises but for cancellation."""

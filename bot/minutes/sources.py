@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,15 @@ from knowledge.transcripts import parse_transcript
 from llm.minutes import Line
 from policies import ChannelKind, Policy
 
-__all__ = ["SourceKind", "Transcript", "attached_source", "conversation_source", "file_source", "meeting_source"]
+__all__ = [
+    "SourceKind",
+    "Transcript",
+    "attached_source",
+    "conversation_source",
+    "file_source",
+    "meeting_source",
+    "parse_when",
+]
 
 #: How ``--json`` names a source's kind.
 SourceKind = Literal["file", "slack_thread", "slack_channel", "teams_thread", "teams_meeting"]
@@ -44,6 +52,19 @@ class Transcript:
     title: str
     lines: tuple[Line, ...]
     access: SourceRef
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO date or time (``2026-11-20``, ``2026-11-20T09:00+09:00``); UTC when it has no offset.
+
+    Raises:
+        InputError: not an ISO date or time.
+    """
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(f"not an ISO date or time: {text!r} (e.g. 2026-11-20)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _front_matter(raw: bytes, name: str) -> dict[str, object]:
