@@ -259,9 +259,10 @@ def _report_json(report: retention.RetentionReport) -> dict[str, object]:
         "cutoff": when(text.cutoff),
         "question_cutoff": when(text.question_cutoff),
         "answer_cutoff": when(text.answer_cutoff),
+        "minutes_cutoff": when(text.minutes_cutoff),
     }
     body["records"] = asdict(records) | {"cutoff": when(records.cutoff)} if records else None
-    body["plan"] = asdict(report.plan)
+    body["plan"] = asdict(report.plan) | {"minutes_text_days": report.plan.minutes_days}
     body["handled_events"] = report.handled_events
     return body
 

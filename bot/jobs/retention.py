@@ -57,7 +57,9 @@ async def run_retention(
     started = time.perf_counter()
     plan: RetentionPlan = rt.retention_plan()
     if text_days is not None:
-        plan = replace(plan, question_text_days=text_days, answer_text_days=text_days, source=command)
+        plan = replace(
+            plan, question_text_days=text_days, answer_text_days=text_days, minutes_text_days=text_days, source=command
+        )
     if records_days is not None:
         plan = replace(plan, audit_metadata_days=records_days, source=command)
     key = None
