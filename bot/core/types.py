@@ -92,6 +92,8 @@ class InboundMessage:
     message_id: str | None = None
     #: Files attached to the message (a transcript to summarise).
     files: tuple[FileRef, ...] = ()
+    #: The online meeting whose chat the message is in, as the platform's ``Meetings`` port names it.
+    meeting: str | None = None
 
     @property
     def where(self) -> str | None:

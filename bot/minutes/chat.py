@@ -1,6 +1,7 @@
 """Minutes asked for in chat: ``@Kura この会議の議事録をまとめて`` in a thread summarises the thread;
-with a transcript attached, the file. The reply comes where it was asked when every reader there may
-read the source, else to the asker alone (``ReplyStream.go_private``) with the reason."""
+with a transcript attached, the file; in an online meeting's chat, the meeting's transcript. The
+reply comes where it was asked when every reader there may read the source, else to the asker
+alone (``ReplyStream.go_private``) with the reason."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.core.ports import PolicySource, ReplyStream
 from bot.core.types import Citation, Destination, InboundMessage, Reply
 from bot.errors import InputError, Language, UpstreamError
 from bot.minutes.service import MinutesRequest, MinutesService, ReadSource
-from bot.minutes.sources import Transcript, attached_source, conversation_source, parse_when
+from bot.minutes.sources import Transcript, attached_source, conversation_source, meeting_source, parse_when
 
 __all__ = ["ChatMinutes"]
 
@@ -40,6 +41,16 @@ class ChatMinutes:
                 return attached_source(file.name, raw, email, parts.platform, file.id)
 
             return read_file
+        if message.meeting is not None and parts.meetings is not None:
+            meeting, meetings = message.meeting, parts.meetings
+
+            async def read_meeting(_email: str) -> Transcript:
+                found = await meetings.transcript(meeting)
+                if found is None:
+                    raise InputError(minutes_text("no_meeting_transcript", message.locale or "en"))
+                return meeting_source(found)
+
+            return read_meeting
         where, thread, channels = message.where, message.thread_id, parts.channels
         if message.channel_id is None or where is None or thread is None or channels is None:
             return None
