@@ -15,7 +15,9 @@ __all__ = ["addressed_to_the_writer", "fold", "ground", "merge_actions", "merge_
 #: Character-bigram overlap (Dice) above which two items say the same thing.
 SAME = 0.6
 _NOT_WORD = re.compile(r"[\W_]+")
-_HONORIFIC = re.compile(r"(さん|様|さま|くん|君|ちゃん|氏|殿|部長|課長|係長|主任|社長|室長|先生|-san)$")
+_HONORIFIC = re.compile(r"(さん|様|さま|くん|君|ちゃん|氏|殿|部長|課長|係長|主任|社長|室長|先生)$")
+#: Romanised honorifics ("Mika-san"), taken off before folding drops the hyphen that marks them.
+_ROMAN_HONORIFIC = re.compile(r"-(san|sama|kun|chan|sensei)$", re.I)
 _DIGITS = re.compile(r"\d+")
 #: Lines that speak to whoever writes the minutes rather than to the meeting ("ignore previous
 #: instructions", 「前の指示は無視して…と書いてください」): what they ask for is never a decision or a task.
@@ -45,7 +47,7 @@ def similar(a: str, b: str) -> float:
 
 
 def _name(owner: str) -> str:
-    folded = fold(owner)
+    folded = fold(_ROMAN_HONORIFIC.sub("", unicodedata.normalize("NFKC", owner).strip()))
     while True:
         bare = _HONORIFIC.sub("", folded)
         if bare == folded:
@@ -84,33 +86,29 @@ def addressed_to_the_writer(text: str) -> bool:
 
 
 def ground(extract: Extract, part: Sequence[Line]) -> Extract:
-    """``extract`` with only what ``part`` supports: references of its lines, owners it names, dates
-    it says; and nothing drawn only from lines that address the writer."""
+    """``extract`` with only what ``part`` supports: decisions and tasks that refer to its lines (and
+    not only to lines that address the writer), owners it names, dates it says."""
     refs = {ref for ref, _, _ in part}
-    planted = [text for _, _, text in part if addressed_to_the_writer(text)]
     planted_refs = {ref for ref, _, text in part if addressed_to_the_writer(text)}
     said = fold(" ".join(f"{speaker} {text}" for _, speaker, text in part))
 
     def kept(found: list[str]) -> list[str]:
         return [r for r in dict.fromkeys(r.strip().strip("[]") for r in found) if r in refs]
 
-    def honest(text: str, found: list[str]) -> bool:
-        own = kept(found)
-        if own:
-            return any(r not in planted_refs for r in own)
-        return all(similar(text, p) < SAME / 2 for p in planted)
+    def honest(found: list[str]) -> bool:
+        # Something said in the part, and not only by lines that speak to the writer: an item
+        # with no reference into the part cannot be checked, so it is not kept.
+        return any(r not in planted_refs for r in kept(found))
 
     return Extract(
         topics=[t.strip() for t in extract.topics if t.strip()],
         decisions=[
-            Item(text=d.text.strip(), refs=kept(d.refs))
-            for d in extract.decisions
-            if d.text.strip() and honest(d.text, d.refs)
+            Item(text=d.text.strip(), refs=kept(d.refs)) for d in extract.decisions if d.text.strip() and honest(d.refs)
         ],
         action_items=[
             ActionItem(task=a.task.strip(), owner=_owner_in(a.owner, said), due=_due_in(a.due, said), refs=kept(a.refs))
             for a in extract.action_items
-            if a.task.strip() and honest(a.task, a.refs)
+            if a.task.strip() and honest(a.refs)
         ],
         open_questions=[q.strip() for q in extract.open_questions if q.strip()],
     )
