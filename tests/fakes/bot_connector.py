@@ -83,6 +83,8 @@ class FakeBotConnector(LocalServer):
         self.calls: list[Call] = []
         self.activities: dict[str, list[JSON]] = {}
         self.streams: dict[str, Stream] = {}
+        #: Teams meeting id → what ``GET /v1/meetings/{id}`` answers (``bot_connector_wire.meeting_info``).
+        self.meetings: dict[str, JSON] = {}
         self._injected: dict[str, list[_Injected]] = {}
         self._ids = itertools.count(1_700_000_000_000)
         self._call_arrived = asyncio.Event()
@@ -101,6 +103,7 @@ class FakeBotConnector(LocalServer):
             ("GET", conversation + "/members", "members"),
             ("GET", conversation + "/members/{member_id}", "member"),
             ("GET", conversation + "/pagedmembers", "paged_members"),
+            ("GET", PREFIX + "/v1/meetings/{meeting_id}", "meeting_info"),
         ]
         for method, path, operation in routes:
             app.router.add_route(method, path, self._endpoint(operation))
@@ -184,6 +187,8 @@ class FakeBotConnector(LocalServer):
             body=body,
             conversation_id=request.match_info.get("conversation_id"),
             activity_id=request.match_info.get("activity_id"),
+            raw_path=request.raw_path,
+            meeting_id=request.match_info.get("meeting_id"),
         )
         self.calls.append(call)
         self._call_arrived.set()
@@ -216,6 +221,11 @@ class FakeBotConnector(LocalServer):
     def _dispatch(self, operation: str, call: Call, request: web.Request) -> web.Response:
         if operation == "create_conversation":
             return self._create_conversation(call.body)
+        if operation == "meeting_info":
+            found = self.meetings.get(call.meeting_id or "")
+            if found is None:
+                return _error(404, "NotFound", "Meeting not found.")
+            return web.json_response(copy.deepcopy(found))
         conversation_id = call.conversation_id or ""
         roster = self.roster(conversation_id)
         if roster is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["JSON", "Call", "Conversation", "Stream", "TeamsUser"]
+__all__ = ["JSON", "Call", "Conversation", "Stream", "TeamsUser", "meeting_info"]
 
 JSON = dict[str, Any]
 ConversationKind = Literal["personal", "groupChat", "channel"]
@@ -74,6 +74,10 @@ class Call:
     body: Any
     conversation_id: str | None = None
     activity_id: str | None = None
+    #: The path as it arrived, still percent-encoded (a meeting id may hold "/" or "=").
+    raw_path: str = ""
+    #: The ``{meeting_id}`` of a meeting-info request, decoded.
+    meeting_id: str | None = None
 
 
 @dataclass
@@ -119,3 +123,21 @@ def stream_info(activity: JSON) -> JSON | None:
 def error_body(code: str, message: str) -> JSON:
     """The connector's ErrorResponse shape."""
     return {"error": {"code": code, "message": message}}
+
+
+def meeting_info(teams_id: str, graph_id: str, organizer: TeamsUser, chat: Conversation) -> JSON:
+    """What ``GET /v1/meetings/{teams_id}`` answers (a TeamsMeetingInfo): the meeting's details with
+    its Graph id (``msGraphResourceId``), its chat, and its organiser."""
+    return {
+        "details": {
+            "id": teams_id,
+            "msGraphResourceId": graph_id,
+            "scheduledStartTime": "2026-11-27T01:00:00Z",
+            "scheduledEndTime": "2026-11-27T02:00:00Z",
+            "joinUrl": "https://teams.microsoft.com/l/meetup-join/0",
+            "title": "週次定例",
+            "type": "Scheduled",
+        },
+        "conversation": {"isGroup": True, "conversationType": chat.kind, "id": chat.id},
+        "organizer": {"id": organizer.id, "aadObjectId": organizer.aad_object_id, "tenantId": organizer.tenant_id},
+    }

@@ -94,13 +94,17 @@ def message(
     mention_bot: bool | None = None,
     root_id: str | None = None,
     locale: str = "ja-JP",
+    meeting: str | None = None,
 ) -> JSON:
     """A message from ``user``. In channels and group chats the bot only hears @mentions, so they
     carry ``<at>Kura</at>`` by default; pass ``mention_bot=False`` for an unaddressed message.
 
-    ``root_id`` is the thread's root message id in a channel (a new thread when None).
+    ``root_id`` is the thread's root message id in a channel (a new thread when None); ``meeting``
+    makes it a message in that online meeting's chat (Teams' meeting id in ``channelData.meeting``).
     """
     activity = _base("message", conversation, user, service_url, root_id=root_id, locale=locale)
+    if meeting is not None:
+        activity["channelData"]["meeting"] = {"id": meeting}
     mention = conversation.kind != "personal" if mention_bot is None else mention_bot
     at_tag = f"<at>{BOT_NAME}</at>"
     full_text = f"{at_tag} {text}" if mention else text

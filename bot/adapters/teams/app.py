@@ -5,7 +5,9 @@
   question, or an admin command (``admin status``, or a title picked from the app's command menu),
   whose reply goes to the admin alone (their 1:1 chat with Kura);
 - 👍/👎 from Teams' feedback loop is stored against the answer's audit record;
-- Kura being added to a team or chat saves the conversation reference, so jobs can post there.
+- Kura being added to a team or chat saves the conversation reference, so jobs can post there;
+- minutes asked for in an online meeting's chat are of that meeting: its Teams id is resolved to
+  the Graph meeting (:mod:`bot.adapters.teams.meeting_info`) only then, so questions cost no call.
 
 Everything else (dedupe, history, language, visibility, failures) is the core's.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from microsoft_agents.activity import Activity, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.adapters.teams.directory import TeamsDirectory
+from bot.adapters.teams.meeting_info import MeetingInfo
 from bot.adapters.teams.package import COMMANDS
 from bot.adapters.teams.render import text_activity
 from bot.adapters.teams.stream import send_direct
@@ -30,13 +34,17 @@ from bot.adapters.teams.translate import (
     installed,
     is_addressed,
     language_of,
+    meeting_of,
     strip_mention,
     to_inbound,
 )
 from bot.adapters.teams.transport import TeamsTransport
 from bot.chat_refs import ChatRefs, ConversationRef
 from bot.core.conversation import Conversation
+from bot.core.intent import asks_for_minutes
 from bot.core.messages import say
+from bot.core.types import InboundMessage
+from bot.errors import UpstreamError
 
 __all__ = ["TeamsBot"]
 
@@ -71,12 +79,14 @@ class TeamsBot:
         refs: ChatRefs,
         *,
         tenant_id: str | None,
+        meeting_info: MeetingInfo | None = None,
     ) -> None:
         self._conversation = conversation
         self._transport = transport
         self._directory = directory
         self._refs = refs
         self._tenant = tenant_id
+        self._meeting_info = meeting_info
         self._known: set[str] = set()
 
     async def on_turn(self, context: TurnContext, raw: Mapping[str, Any]) -> None:
@@ -107,8 +117,23 @@ class TeamsBot:
             reply = await self._conversation.command(inbound.user, args, inbound.channel_id)
             await self._to_asker(context, text_activity(reply.text))
             return
+        inbound = await self._with_meeting(raw, inbound)
         with self._transport.turn(inbound.event_id or "", context):
             await self._conversation.handle(inbound)
+
+    async def _with_meeting(self, raw: Mapping[str, Any], inbound: InboundMessage) -> InboundMessage:
+        """Name the meeting whose chat asks for minutes, as the ``Meetings`` port takes it (one
+        connector call, only for minutes and with meetings configured); without it the core answers
+        as anywhere else, so a failed lookup is only logged."""
+        meeting = meeting_of(raw)
+        if self._meeting_info is None or meeting is None or not asks_for_minutes(inbound.text):
+            return inbound
+        try:
+            found = await self._meeting_info.graph_meeting(str(raw.get("serviceUrl") or ""), meeting)
+        except UpstreamError as exc:
+            _log.warning("teams meeting info failed error=%s", exc)
+            return inbound
+        return replace(inbound, meeting=found)
 
     async def _remember(self, raw: Mapping[str, Any], *, force: bool = False) -> None:
         """Save the conversation's reference (once per process, or again on install)."""

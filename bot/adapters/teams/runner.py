@@ -29,6 +29,7 @@ from bot.adapters.teams.auth import ACTIVITY_KEY, CLAIMS_KEY, InboundAuth, guard
 from bot.adapters.teams.connector import ClientFactory, Connectors
 from bot.adapters.teams.directory import TeamsDirectory
 from bot.adapters.teams.graph import GraphGroups
+from bot.adapters.teams.meeting_info import MeetingInfo
 from bot.adapters.teams.meetings import GraphMeetings
 from bot.adapters.teams.retry import RetryPolicy
 from bot.adapters.teams.tokens import TokenSource
@@ -153,7 +154,12 @@ class TeamsRunner:
         self._adapter = CloudAdapter(channel_service_client_factory=self._factory)
         self._adapter.on_turn_error = _log_turn_error
         self._bot = TeamsBot(
-            parts.conversation, parts.transport, parts.directory, parts.refs, tenant_id=teams.tenant_id
+            parts.conversation,
+            parts.transport,
+            parts.directory,
+            parts.refs,
+            tenant_id=teams.tenant_id,
+            meeting_info=MeetingInfo(parts.connectors) if self._graph.meetings else None,
         )
         self._host.add_route("POST", "/api/messages", guarded(self._auth, self._messages))
         self._host.add_check("teams", self.ready)

@@ -24,6 +24,7 @@ __all__ = [
     "installed",
     "is_addressed",
     "language_of",
+    "meeting_of",
     "strip_mention",
     "to_inbound",
 ]
@@ -111,6 +112,15 @@ def to_inbound(activity: Mapping[str, Any], bot_id: str) -> InboundMessage:
         conversation_id=conversation_id,
         message_id=message_id,
     )
+
+
+def meeting_of(activity: Mapping[str, Any]) -> str | None:
+    """Teams' id of the online meeting whose chat the message is in (``channelData.meeting.id``);
+    None outside a meeting chat. Graph does not take this id: the Bot Connector resolves it."""
+    data = activity.get("channelData")
+    meeting = data.get("meeting") if isinstance(data, Mapping) else None
+    found = meeting.get("id") if isinstance(meeting, Mapping) else None
+    return found.strip() if isinstance(found, str) and found.strip() else None
 
 
 def channel_kind_of(activity: Mapping[str, Any]) -> ChannelKind | None:
