@@ -14,6 +14,8 @@ __all__ = ["addressed_to_the_writer", "fold", "ground", "merge_actions", "merge_
 
 #: Character-bigram overlap (Dice) above which two items say the same thing.
 SAME = 0.6
+#: Overlap above which an item without a usable reference is taken to come from a line.
+RESEMBLES = 0.3
 _NOT_WORD = re.compile(r"[\W_]+")
 _HONORIFIC = re.compile(r"(さん|様|さま|くん|君|ちゃん|氏|殿|部長|課長|係長|主任|社長|室長|先生)$")
 #: Romanised honorifics ("Mika-san"), taken off before folding drops the hyphen that marks them.
@@ -85,31 +87,42 @@ def addressed_to_the_writer(text: str) -> bool:
     return any(p.search(plain) for p in _TO_THE_WRITER)
 
 
+def _resembles(text: str, part: Sequence[Line]) -> list[str]:
+    """The reference of the part's line ``text`` most resembles, when it resembles one at all
+    (small models often cite references wrongly, or in the example's format)."""
+    best, ref = max(((similar(text, said), r) for r, _, said in part), default=(0.0, ""))
+    return [ref] if best >= RESEMBLES else []
+
+
 def ground(extract: Extract, part: Sequence[Line]) -> Extract:
-    """``extract`` with only what ``part`` supports: decisions and tasks that refer to its lines (and
-    not only to lines that address the writer), owners it names, dates it says."""
+    """``extract`` with only what ``part`` supports: decisions and tasks that refer to its lines (by
+    reference, or else by resembling one), and not only to lines that address the writer; owners it
+    names, dates it says."""
     refs = {ref for ref, _, _ in part}
     planted_refs = {ref for ref, _, text in part if addressed_to_the_writer(text)}
     said = fold(" ".join(f"{speaker} {text}" for _, speaker, text in part))
 
-    def kept(found: list[str]) -> list[str]:
-        return [r for r in dict.fromkeys(r.strip().strip("[]") for r in found) if r in refs]
+    def kept(text: str, found: list[str]) -> list[str]:
+        own = [r for r in dict.fromkeys(r.strip().strip("[]") for r in found) if r in refs]
+        return own or _resembles(text, part)
 
-    def honest(found: list[str]) -> bool:
+    def honest(own: list[str]) -> bool:
         # Something said in the part, and not only by lines that speak to the writer: an item
-        # with no reference into the part cannot be checked, so it is not kept.
-        return any(r not in planted_refs for r in kept(found))
+        # that refers to no line of the part cannot be checked, so it is not kept.
+        return any(r not in planted_refs for r in own)
 
+    decisions = [Item(text=d.text.strip(), refs=kept(d.text, d.refs)) for d in extract.decisions if d.text.strip()]
+    actions = [
+        ActionItem(
+            task=a.task.strip(), owner=_owner_in(a.owner, said), due=_due_in(a.due, said), refs=kept(a.task, a.refs)
+        )
+        for a in extract.action_items
+        if a.task.strip()
+    ]
     return Extract(
         topics=[t.strip() for t in extract.topics if t.strip()],
-        decisions=[
-            Item(text=d.text.strip(), refs=kept(d.refs)) for d in extract.decisions if d.text.strip() and honest(d.refs)
-        ],
-        action_items=[
-            ActionItem(task=a.task.strip(), owner=_owner_in(a.owner, said), due=_due_in(a.due, said), refs=kept(a.refs))
-            for a in extract.action_items
-            if a.task.strip() and honest(a.refs)
-        ],
+        decisions=[d for d in decisions if honest(d.refs)],
+        action_items=[a for a in actions if honest(a.refs)],
         open_questions=[q.strip() for q in extract.open_questions if q.strip()],
     )
 

@@ -326,3 +326,34 @@ async def test_an_item_that_refers_to_no_line_of_the_part_is_not_kept() -> None:
     written, _ = await write(answer, lines)
     assert ("Go with vendor A",) == tuple(d.text for d in written.minutes.decisions)
     assert ("Write the test plan",) == tuple(a.task for a in written.minutes.action_items)
+
+
+async def test_an_item_with_a_wrong_reference_is_tied_to_the_line_it_resembles() -> None:
+    """Small models copy the example's reference format ("例5"): the item is kept when its text
+    resembles a line of the part, with that line's reference; an item like no line is dropped."""
+    lines = [
+        (
+            "00:05:56",
+            "斎藤",
+            "パスワードリセットはセルフサービスに誘導して、電話では二要素で本人確認する。これでいきましょう。",
+        ),
+        ("00:06:07", "斎藤", "山口さん、手順書の更新を水曜までにお願いします。"),
+    ]
+    answer = scripted(
+        {
+            "00:05:56": extract(
+                decisions=[
+                    {"text": "パスワードリセットは電話では二要素で本人確認する", "refs": ["例5"]},
+                    {"text": "リリースは3月3日とする", "refs": ["例1"]},
+                ],
+                action_items=[{"task": "手順書の更新", "owner": "山口", "due": "水曜", "refs": ["例6"]}],
+            )
+        }
+    )
+    written, _ = await write(answer, lines)
+    assert [("パスワードリセットは電話では二要素で本人確認する", ["00:05:56"])] == [
+        (d.text, d.refs) for d in written.minutes.decisions
+    ]
+    assert [("手順書の更新", "山口", "水曜", ["00:06:07"])] == [
+        (a.task, a.owner, a.due, a.refs) for a in written.minutes.action_items
+    ]
