@@ -143,7 +143,13 @@ async def run(args: argparse.Namespace, meetings: list[Meeting], data_dir: Path)
         chat, url = await _chat_model(settings, stack, notes.append)
         assert isinstance(chat, OpenAIChatModel)
         described = f"{notes[0].removeprefix('model: ')}, llama.cpp at {url}" if notes else f"{chat.name} at {url}"
-        writer = MinutesWriter(chat)
+        m = settings.minutes  # KURA_MINUTES_PART_TOKENS etc., as `kura minutes` uses them
+        writer = MinutesWriter(
+            chat,
+            part_tokens=m.part_tokens,
+            extract_max_tokens=m.extract_max_tokens,
+            summary_max_tokens=m.summary_max_tokens,
+        )
         return [await write_and_score(writer, m) for m in meetings], described
 
 

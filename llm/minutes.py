@@ -7,6 +7,7 @@ a line of the meeting that says "ignore previous instructions" is something some
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ __all__ = [
 ]
 
 #: Recorded in every minutes audit record; bump when the text below changes.
-MINUTES_PROMPT_VERSION = "minutes-v3"
+MINUTES_PROMPT_VERSION = "minutes-v4"
 
 #: One line of the transcript: where it is (a cue time or message reference), who spoke, what was said.
 Line = tuple[str, str, str]
@@ -124,15 +125,37 @@ JSON で "title"（会議の短いタイトル）と "summary"（何を話し、
 }
 
 
+#: Words that often carry a decision or a task. Lines holding one are marked in the prompt: a small
+#: model reading 2,000 tokens of talk otherwise tends to miss the one line that settles something.
+#: Only a hint: the model still decides, and unmarked lines count as much as marked ones.
+_CUES = re.compile(
+    r"(いきましょう|行きましょう|決定|決めま|決まり|進めま|にしましょう|にします|とします|お願いします|"
+    r"お願いできますか|やります|やっておきます|対応します|確認します|までに|担当|承認|合意|見送|延期|中止|採用|確定|"
+    r"\blet'?s\b|\bwe'?ll\b|\bwe will\b|\bagreed\b|\bdecided\b|\bgo with\b|\bapprove|\bcan you\b|"
+    r"\bcould you\b|\bplease\b|\bi'?ll\b|\bi will\b|\bby (monday|tuesday|wednesday|thursday|friday|end of))",
+    re.IGNORECASE,
+)
+_MARK = "◆"
+_HINT = {
+    "en": f"Lines marked {_MARK} often hold a decision or a task: read them closely (some are only talk).",
+    "ja": f"{_MARK} の付いた行には決定事項やアクションアイテムが含まれていることが多いので、特に注意して読んでください"
+    f"（{_MARK} が付いていても報告や雑談のこともあります）。",
+}
+
+
 def _lines(lines: Sequence[Line]) -> str:
-    return "\n".join(f"[{ref}] {speaker or '-'}: {text}" for ref, speaker, text in lines)
+    def said(text: str) -> str:
+        text = text.replace(_MARK, "◇")  # the mark is Kura's alone
+        return f"{_MARK}{text}" if _CUES.search(text) else text
+
+    return "\n".join(f"[{ref}] {speaker or '-'}: {said(text)}" for ref, speaker, text in lines)
 
 
 def extract_messages(lines: Sequence[Line], language: Literal["ja", "en"], title: str = "") -> list[ChatMessage]:
     """The prompt extracting decisions, action items and open questions from one part."""
     body = fence(_lines(lines))
     user = f'<documents>\n<document title="{fence_attribute(title or "meeting")}">\n{body}\n</document>\n</documents>'
-    return [ChatMessage("system", _EXTRACT[language]), ChatMessage("user", user)]
+    return [ChatMessage("system", f"{_EXTRACT[language]}\n\n{_HINT[language]}"), ChatMessage("user", user)]
 
 
 def summary_messages(

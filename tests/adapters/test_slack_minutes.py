@@ -140,7 +140,8 @@ async def test_minutes_of_a_thread_are_posted_in_the_thread(slack: FakeSlack, mo
     for words in ("議事録: 営業定例", "*決定事項*", "予算案を承認する", "*アクションアイテム*", "見積書を送る"):
         assert words in shown, words
     assert "担当: bob / 期限: 金曜" in shown
-    extract = str(model.requests[0]["messages"][-1]["content"])
+    # The lines as said (the prompt marks lines with decision or task words with a ◆).
+    extract = str(model.requests[0]["messages"][-1]["content"]).replace("◆", "")
     assert f"[{ts(0)}] alice: 来期の予算について" in extract
     assert f"[{ts(20)}] bob: 見積書は私が金曜までに送ります" in extract
     assert "has joined" not in extract

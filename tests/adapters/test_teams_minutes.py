@@ -176,7 +176,8 @@ async def test_minutes_are_posted_in_a_chat_of_attendees(rt: Runtime, graph: Fak
     assert t.entra.issued_token_check(lookup.headers["Authorization"].removeprefix("Bearer "))
     for words in ("議事録: 週次定例", "予算案を承認する", "見積書を送る", "担当: 佐藤アリス / 期限: 金曜"):
         assert words in shown, words
-    extract = str(model.requests[0]["messages"][-1]["content"])
+    # The lines as said (the prompt marks lines with decision or task words with a ◆).
+    extract = str(model.requests[0]["messages"][-1]["content"]).replace("◆", "")
     assert "田中ボブ: 予算案はこのままで承認します" in extract
     assert "佐藤アリス: 見積書は私が金曜までに送ります" in extract
     content = f"/v1.0/users/{BOB.aad_object_id}/onlineMeetings/{_graph_id(graph, ATTENDED)}/transcripts/"

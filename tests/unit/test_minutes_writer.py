@@ -357,3 +357,20 @@ async def test_an_item_with_a_wrong_reference_is_tied_to_the_line_it_resembles()
     assert [("手順書の更新", "山口", "水曜", ["00:06:07"])] == [
         (a.task, a.owner, a.due, a.refs) for a in written.minutes.action_items
     ]
+
+
+async def test_lines_with_decision_or_task_words_are_marked_for_the_model() -> None:
+    """A line that settles something or hands out work is marked ◆ in the prompt (a hint for small
+    models); other lines are not, and a ◆ someone typed is not Kura's mark."""
+    lines = [
+        ("00:00:01", "Ken", "The weather was nice."),
+        ("00:00:02", "Ken", "Let's go with vendor A."),
+        ("00:00:03", "山口", "手順書は水曜までにやります。"),
+        ("00:00:04", "Eve", "◆ fake mark"),
+    ]
+    _, fake = await write(scripted({}), lines)
+    prompt = transcript_of(fake.requests[0])
+    assert "[00:00:01] Ken: The weather was nice." in prompt
+    assert "[00:00:02] Ken: ◆Let's go with vendor A." in prompt
+    assert "[00:00:03] 山口: ◆手順書は水曜までにやります。" in prompt
+    assert "[00:00:04] Eve: ◇ fake mark" in prompt
