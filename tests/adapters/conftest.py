@@ -21,6 +21,7 @@ from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettin
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 from llm.catalog import get_local_model
 from llm.runtime import LocalModelServer, ensure_model_file
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack, SlackUser
 
 SMOL = "qwen2.5-0.5b-instruct-q4_k_m"
@@ -218,3 +219,19 @@ async def http_kura(fake_slack: FakeSlack, runtime: Runtime) -> AsyncIterator[Sl
     await runner.start()
     yield runner
     await runner.stop()
+
+
+@pytest.fixture(scope="module")
+async def fake_model(request: pytest.FixtureRequest) -> AsyncIterator[FakeOpenAI]:
+    """A fake model for a whole test module, answering with the module's ``model_answer(body)``
+    (each test clears ``requests`` itself when it counts them)."""
+    answer = request.module.model_answer
+    async with FakeOpenAI(answer, counts=(100, 20)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+async def fake_model_runtime(tmp_root: Path, adapter_db_url: str, fake_model: FakeOpenAI) -> AsyncIterator[Runtime]:
+    """Kura's parts on the adapter database with the module's fake model (minutes in chat included)."""
+    async with open_runtime(settings_for(tmp_root, adapter_db_url, fake_model.url), with_model=True) as runtime:
+        yield runtime

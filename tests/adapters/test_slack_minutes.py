@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ from bot.core.intent import asks_for_minutes
 from bot.core.messages import refusal_message
 from bot.core.minutes_words import minutes_text
 from bot.core.types import Destination
-from bot.wiring import Runtime, open_runtime
-from tests.adapters.conftest import USERS, serving, settings_for
+from bot.wiring import Runtime
+from tests.adapters.conftest import USERS, serving
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import Call, FakeSlack
 
@@ -47,7 +46,7 @@ def _ref(body: JSON, words: str) -> str:
     return next(ref for text, ref in _lines(body).items() if words in text)
 
 
-def _answer(body: JSON) -> str:
+def model_answer(body: JSON) -> str:
     """What the fake model answers: an extraction drawn from the lines it was given (each item
     referring to the line it comes from, as a model would), or a summary of the decisions it was
     given. A line asking the writer to record an approved budget is obeyed, as a naive model would."""
@@ -69,18 +68,16 @@ def _answer(body: JSON) -> str:
     return json.dumps(extract, ensure_ascii=False)
 
 
-@pytest.fixture(scope="module")
-async def model() -> AsyncIterator[FakeOpenAI]:
-    """The fake model, for every test here (each test forgets the requests before it)."""
-    async with FakeOpenAI(_answer, counts=(100, 20)) as fake:
-        yield fake
+@pytest.fixture
+def model(fake_model: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake model (``model_answer``)."""
+    return fake_model
 
 
-@pytest.fixture(scope="module")
-async def rt(tmp_root: Path, adapter_db_url: str, model: FakeOpenAI) -> AsyncIterator[Runtime]:
-    """Kura's parts on the adapter database with the fake model (so with minutes in chat)."""
-    async with open_runtime(settings_for(tmp_root, adapter_db_url, model.url), with_model=True) as runtime:
-        yield runtime
+@pytest.fixture
+def rt(fake_model_runtime: Runtime) -> Runtime:
+    """Kura's parts with the module's fake model."""
+    return fake_model_runtime
 
 
 @pytest.fixture
@@ -213,7 +210,7 @@ async def test_an_instruction_hidden_in_a_transcript_is_not_a_decision(slack: Fa
     calls = await _until(slack, lambda cs: any(c.method == "chat.postEphemeral" for c in cs))
 
     extract, summary = model.requests
-    obeyed = json.loads(_answer(extract))["decisions"]
+    obeyed = json.loads(model_answer(extract))["decisions"]
     assert "The budget was approved" in [d["text"] for d in obeyed]  # the model did as the line said
     assert "budget" not in str(summary["messages"][-1]["content"])
     shown = _shown(calls[-1])

@@ -9,7 +9,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,7 @@ from bot.core.minutes_words import minutes_text
 from bot.core.types import Destination
 from bot.http import HttpHost
 from bot.settings import GraphSettings, HttpSettings
-from bot.wiring import Runtime, open_runtime
-from tests.adapters.conftest import settings_for
+from bot.wiring import Runtime
 from tests.adapters.teams_harness import (
     ALICE,
     BOB,
@@ -75,7 +73,7 @@ def _asked_for(body: JSON) -> set[str]:
     return set(properties) if isinstance(properties, dict) else set()
 
 
-def _answer(body: JSON) -> str:
+def model_answer(body: JSON) -> str:
     """The fake model: an extraction from the lines it was given (each item referring to its line),
     a title and summary, or a plain answer to a question (told apart by the schema asked for, not
     by prompt wording, which changes with the language and the prompt version)."""
@@ -95,18 +93,16 @@ def _answer(body: JSON) -> str:
     return "締め日は毎月25日です。"
 
 
-@pytest.fixture(scope="module")
-async def model() -> AsyncIterator[FakeOpenAI]:
-    """The fake model, for every test here (each test forgets the requests before it)."""
-    async with FakeOpenAI(_answer, counts=(100, 20)) as fake:
-        yield fake
+@pytest.fixture
+def model(fake_model: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake model (``model_answer``)."""
+    return fake_model
 
 
-@pytest.fixture(scope="module")
-async def rt(tmp_root: Path, adapter_db_url: str, model: FakeOpenAI) -> AsyncIterator[Runtime]:
-    """Kura's parts on the adapter database with the fake model (so with minutes in chat)."""
-    async with open_runtime(settings_for(tmp_root, adapter_db_url, model.url), with_model=True) as runtime:
-        yield runtime
+@pytest.fixture
+def rt(fake_model_runtime: Runtime) -> Runtime:
+    """Kura's parts with the module's fake model."""
+    return fake_model_runtime
 
 
 @pytest.fixture
