@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from bot.core.intent import asks_for_minutes
 from bot.core.messages import refusal_message
 from bot.core.minutes_words import minutes_text
 from bot.core.types import Destination
+from bot.jobs.service import ScheduleService, make_spec
 from bot.wiring import Runtime
 from tests.adapters.conftest import USERS, serving
 from tests.fakes.openai_server import FakeOpenAI
@@ -262,3 +265,67 @@ def test_asking_for_minutes_is_recognised(text: str) -> None:
 def test_ordinary_questions_are_not_asks_for_minutes(text: str) -> None:
     """Questions go to the pipeline: "minutes" as a length of time is not a request for minutes."""
     assert not asks_for_minutes(text)
+
+
+def _slash(fake: FakeSlack, user: str, words: str) -> JSON:
+    return {
+        "token": "x",
+        "team_id": "T_KURA",
+        "channel_id": "C_SALES",
+        "user_id": user,
+        "command": "/kura",
+        "text": words,
+        "response_url": fake.response_url(),
+        "trigger_id": uuid.uuid4().hex,
+        "api_app_id": "A_KURA",
+    }
+
+
+async def test_kura_minutes_summarises_a_channel_period_for_the_sender_alone(
+    slack: FakeSlack, model: FakeOpenAI
+) -> None:
+    """``/kura minutes #sales since:DATE`` reads the channel's period and answers the sender alone;
+    an employee gets a refusal and the model is never asked."""
+    _meeting(slack)
+    since = datetime.fromtimestamp(T0 - 3600, UTC).date().isoformat()
+    await slack.send_envelope("slash_commands", _slash(slack, "U_BOB", f"minutes <#C_SALES|sales> since:{since}"))
+    [bob] = await slack.wait_for("response_url", 1, timeout=60)
+    assert "ephemeral" == bob.params.get("response_type")
+    assert "予算案を承認する" in str(bob.params.get("text"))
+    asked = len(model.requests)
+    await slack.send_envelope("slash_commands", _slash(slack, "U_ALICE", f"minutes <#C_SALES|sales> since:{since}"))
+    alice = (await slack.wait_for("response_url", 2, timeout=60))[-1]
+    assert refusal_message("action_not_allowed", "ja") == alice.params.get("text")
+    assert asked == len(model.requests)
+
+
+async def test_a_minutes_schedule_posts_a_weeks_channel_minutes_once_per_fire_time(
+    slack: FakeSlack, model: FakeOpenAI, rt: Runtime
+) -> None:
+    """A ``minutes`` schedule owned by bob summarises #sales's last week into #sales (its readers
+    read the source); a second process firing the same time runs nothing."""
+    _meeting(slack)
+    service = ScheduleService(rt)
+    spec = make_spec(
+        "minutes",
+        f"sales-weekly-{uuid.uuid4().hex[:6]}",
+        "0 17 * * 5",
+        "Asia/Tokyo",
+        params={"source": "slack:C_SALES", "period": "7d"},
+        target="slack:C_SALES",
+        owner="bob@example.co.jp",
+    )
+    schedule = await service.store.add(spec)
+    fire = datetime.fromtimestamp(T0 + 3600, UTC)
+    run = await service.fire(schedule, fire, actor=f"scheduler:{schedule.name}", command="test")
+    assert run is not None
+    assert "done" == run.status, run
+    posted = [c for c in slack.calls if c.method == "chat.postMessage" and c.params.get("channel") == "C_SALES"]
+    assert 1 == len(posted)
+    assert "予算案を承認する" in _shown(posted[0])
+    assert None is await service.fire(schedule, fire, actor="scheduler:other", command="test")
+    # Two records: the minutes (source, delivery) and the post itself, both by the schedule.
+    records = [r for r in await rt.audit.recent(5, user_email="bob@example.co.jp") if r.action == "minutes"][:2]
+    written = next(r for r in records if "delivery" in r.retrieved[0])
+    assert ("slack:C_SALES", True) == (written.retrieved[0]["source"], written.retrieved[0]["delivery_cleared"])
+    assert {f"scheduler:{schedule.name}"} == {r.user_ref for r in records}
