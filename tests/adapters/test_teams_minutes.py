@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +18,7 @@ from bot.core.messages import refusal_message
 from bot.core.minutes_words import minutes_text
 from bot.core.types import Destination
 from bot.http import HttpHost
+from bot.jobs.service import ScheduleService, make_spec
 from bot.settings import GraphSettings, HttpSettings
 from bot.wiring import Runtime
 from tests.adapters.teams_harness import (
@@ -240,3 +242,34 @@ async def test_without_the_meeting_the_usage_text_is_the_answer(rt: Runtime, gra
     assert (1 if case == "lookup-fails" else 0) == len(lookups)
     assert minutes_text("usage", "ja") in shown
     assert [] == graph.meeting_calls()
+
+
+async def test_a_minutes_schedule_posts_a_meetings_new_transcript_to_its_chat(rt: Runtime, graph: FakeGraph) -> None:
+    """A ``minutes`` schedule on a Teams meeting (bob's) with no target: a transcript made within the
+    period is summarised into the meeting's chat; at the next fire time there is no newer one."""
+    async with _tenant(rt, graph) as t:
+        await _ask(t, ATTENDED, BOB, "経費精算の締め日はいつですか？", "update")  # Kura knows the chat
+        service = ScheduleService(rt)
+        meeting = f"{BOB.aad_object_id}/{_graph_id(graph, ATTENDED)}"
+        spec = make_spec(
+            "minutes",
+            "weekly-meeting",
+            "0 * * * *",
+            "UTC",
+            params={"source": f"teams-meeting:{meeting}", "period": "2h"},
+            owner="bob@example.co.jp",
+        )
+        schedule = await service.store.add(spec)
+        try:
+            fire = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # the transcript was made at 02:00
+            first = await service.fire(schedule, fire, actor="scheduler:weekly-meeting", command="test")
+            later = await service.fire(schedule, fire + timedelta(hours=2), actor="scheduler:x", command="test")
+            shown = _shown(t, ATTENDED.id)
+        finally:
+            await service.store.remove(schedule.name)
+    assert first is not None
+    assert "done" == first.status, first
+    assert later is not None
+    assert "no new transcript" in (later.outcome or ""), later
+    assert 2 == len(shown)
+    assert "予算案を承認する" in shown[-1]
