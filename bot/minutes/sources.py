@@ -19,6 +19,7 @@ from typing import Literal
 import frontmatter
 import yaml
 
+from bot.core.intent import asks_for_minutes
 from bot.core.ports import ChannelHistory, Directory
 from bot.core.types import HistoryMessage, MeetingTranscript, SourceRef
 from bot.errors import InputError
@@ -135,12 +136,12 @@ def _readers_acl(policy: Policy, kind: ChannelKind, emails: Sequence[str]) -> tu
 
 
 def _lines_of(messages: Sequence[HistoryMessage]) -> tuple[Line, ...]:
-    """A conversation as lines: people's messages (Kura's own and other bots' left out), with the
-    message reference and the speaker's name."""
+    """A conversation as lines: people's messages (Kura's own, other bots' and requests for these
+    minutes left out), with the message reference and the speaker's name."""
     return tuple(
         (m.message_id, m.speaker or m.user or "", " ".join(m.text.split()))
         for m in messages
-        if m.author == "person" and m.text.strip()
+        if m.author == "person" and m.text.strip() and not asks_for_minutes(m.text)
     )
 
 

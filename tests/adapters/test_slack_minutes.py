@@ -145,6 +145,7 @@ async def test_minutes_of_a_thread_are_posted_in_the_thread(slack: FakeSlack, mo
     assert f"[{ts(0)}] alice: 来期の予算について" in extract
     assert f"[{ts(20)}] bob: 見積書は私が金曜までに送ります" in extract
     assert "has joined" not in extract
+    assert "議事録をまとめて" not in extract  # the request itself is not part of the meeting
     record = await _minutes_record(rt, "bob@example.co.jp")
     assert ("answered", True, "C_SALES") == (record.status, record.allowed, record.channel_id)
     assert f"slack:C_SALES/{ts(0)}" == record.retrieved[0]["source"]
