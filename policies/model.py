@@ -140,8 +140,9 @@ class Retention:
     """How long each class of audit data is kept, in days; None keeps it for good.
 
     ``question_text`` and ``answer_text``: the encrypted text of audit records (removed, the hashes
-    stay); ``minutes_text`` the same for meeting minutes. ``audit_metadata``: the records themselves, with their feedback (removed from the oldest
-    on, behind a signed retention anchor that the chain's verification starts from).
+    stay); ``minutes_text`` the same for meeting minutes. ``audit_metadata``: the records
+    themselves, with their feedback (removed from the oldest on, behind a signed retention anchor
+    that the chain's verification starts from).
     """
 
     question_text_days: int | None = None
