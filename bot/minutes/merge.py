@@ -21,6 +21,7 @@ _HONORIFIC = re.compile(r"(さん|様|さま|くん|君|ちゃん|氏|殿|部長
 #: Romanised honorifics ("Mika-san"), taken off before folding drops the hyphen that marks them.
 _ROMAN_HONORIFIC = re.compile(r"-(san|sama|kun|chan|sensei)$", re.I)
 _DIGITS = re.compile(r"\d+")
+_TIME = re.compile(r"(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:[.,]\d{1,3})?")
 #: Lines that speak to whoever writes the minutes rather than to the meeting ("ignore previous
 #: instructions", 「前の指示は無視して…と書いてください」): what they ask for is never a decision or a task.
 _TO_THE_WRITER = (
@@ -71,14 +72,30 @@ def _owner_in(owner: str | None, said: str) -> str | None:
     return owner.strip() if any(len(w) >= 2 and w in said for w in words) else None
 
 
-def _due_in(due: str | None, said: str) -> str | None:
-    """``due`` when the part says it (as written, or at least its numbers), else None."""
+def _numbers(text: str) -> list[int]:
+    return [int(n) for n in _DIGITS.findall(unicodedata.normalize("NFKC", text))]
+
+
+def _due_in(due: str | None, said: str, numbers: set[int]) -> str | None:
+    """``due`` when the part says it: as written, or at least its numbers (a year the model added
+    to "12月4日" aside: "2026-12-04"), else None."""
     if due is None or not fold(due):
         return None
     if fold(due) in said:
         return due.strip()
-    numbers = _DIGITS.findall(unicodedata.normalize("NFKC", due))
-    return due.strip() if numbers and all(n in said for n in numbers) else None
+    wanted = [n for n in _numbers(due) if not 1900 <= n <= 2199]
+    return due.strip() if wanted and all(n in numbers for n in wanted) else None
+
+
+def _ref(ref: str) -> str:
+    """A reference as the lines carry it: brackets and spaces off; a time as ``hh:mm:ss``
+    (``0:01:02``, ``00:01:02.500`` and ``01:02`` name the cue at 00:01:02)."""
+    plain = ref.strip().strip("[]").strip()
+    time = _TIME.fullmatch(plain)
+    if time is None:
+        return plain
+    hours, minutes, seconds = time.group(1) or "0", time.group(2), time.group(3)
+    return f"{int(hours):02d}:{int(minutes):02d}:{int(seconds):02d}"
 
 
 def addressed_to_the_writer(text: str) -> bool:
@@ -101,9 +118,10 @@ def ground(extract: Extract, part: Sequence[Line]) -> Extract:
     refs = {ref for ref, _, _ in part}
     planted_refs = {ref for ref, _, text in part if addressed_to_the_writer(text)}
     said = fold(" ".join(f"{speaker} {text}" for _, speaker, text in part))
+    numbers = {n for _, _, text in part for n in _numbers(text)}
 
     def kept(text: str, found: list[str]) -> list[str]:
-        own = [r for r in dict.fromkeys(r.strip().strip("[]") for r in found) if r in refs]
+        own = [r for r in dict.fromkeys(_ref(r) for r in found) if r in refs]
         return own or _resembles(text, part)
 
     def honest(own: list[str]) -> bool:
@@ -114,7 +132,10 @@ def ground(extract: Extract, part: Sequence[Line]) -> Extract:
     decisions = [Item(text=d.text.strip(), refs=kept(d.text, d.refs)) for d in extract.decisions if d.text.strip()]
     actions = [
         ActionItem(
-            task=a.task.strip(), owner=_owner_in(a.owner, said), due=_due_in(a.due, said), refs=kept(a.task, a.refs)
+            task=a.task.strip(),
+            owner=_owner_in(a.owner, said),
+            due=_due_in(a.due, said, numbers),
+            refs=kept(a.task, a.refs),
         )
         for a in extract.action_items
         if a.task.strip()

@@ -374,3 +374,25 @@ async def test_lines_with_decision_or_task_words_are_marked_for_the_model() -> N
     assert "[00:00:02] Ken: ◆Let's go with vendor A." in prompt
     assert "[00:00:03] 山口: ◆手順書は水曜までにやります。" in prompt
     assert "[00:00:04] Eve: ◇ fake mark" in prompt
+
+
+async def test_references_and_dates_written_differently_still_count() -> None:
+    """``00:01:00.000``, ``[0:01:00]`` and ``1:00`` name the cue at 00:01:00; a due date the model
+    wrote with a year ("2026-12-04" for 12月4日) is kept, one with a day the meeting never said is not."""
+    lines = [("00:01:00", "山田", "12月4日までに見積もりを出してください。"), ("00:02:00", "佐藤", "承知しました。")]
+    answer = scripted(
+        {
+            "00:01:00": extract(
+                decisions=[{"text": "見積もりを出す", "refs": ["00:01:00.000"]}],
+                action_items=[
+                    {"task": "見積もりを出す", "owner": "佐藤", "due": "2026-12-04", "refs": ["[0:01:00]"]},
+                    {"task": "承知する", "owner": "佐藤", "due": "12月5日", "refs": ["1:00", "2:00"]},
+                ],
+            )
+        }
+    )
+    written, _ = await write(answer, lines)
+    assert [["00:01:00"]] == [d.refs for d in written.minutes.decisions]
+    assert [("2026-12-04", ["00:01:00"]), (None, ["00:01:00", "00:02:00"])] == [
+        (a.due, a.refs) for a in written.minutes.action_items
+    ]
