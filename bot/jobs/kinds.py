@@ -59,6 +59,8 @@ class JobKind:
     #: Takes a target without needing one (e.g. ``sync`` reports its counts there when given).
     may_target: bool = False
     needs_model: bool = False
+    #: Posts with its owner's rights even without a target (e.g. minutes to a meeting's own chat).
+    needs_owner: bool = False
     #: Further checks of the parameters (their presence is checked already); returns them normalised
     #: or raises InputError with one line.
     check: ParamCheck | None = None
@@ -250,6 +252,7 @@ register(
         optional=("period", "language"),
         may_target=True,
         needs_model=True,
+        needs_owner=True,
         check=_minutes_params,
     )
 )

@@ -60,14 +60,14 @@ def make_spec(
     job = get_kind(kind)
     check_timezone(timezone)
     cron_trigger(cron, timezone)
+    checked = job.validate(params or {})
     if job.needs_target and not target:
         raise InputError(f"{kind} needs a target (e.g. --target slack:C0123)")
     if target and not (job.needs_target or job.may_target):
         raise InputError(f"{kind} does not post anywhere; drop the target")
-    if target and not owner:
+    if (target or job.needs_owner) and not owner:
         raise InputError("a schedule that posts needs an owner whose rights the post uses (--as EMAIL)")
     where = str(parse_target(target)) if target else None
-    checked = job.validate(params or {})
     return ScheduleSpec(name, kind, " ".join(cron.split()), timezone, checked, where, owner, enabled)
 
 

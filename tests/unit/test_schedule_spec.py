@@ -20,13 +20,22 @@ def test_a_valid_schedule_is_normalised() -> None:
     spec = make_spec("sync", "docs-nightly", " 0  2 * * * ", "Asia/Tokyo", params={"path": "/srv/docs"})
     assert ("0 2 * * *", {"path": "/srv/docs"}, None, True) == (spec.cron, dict(spec.params), spec.target, spec.enabled)
     assert "retention" == make_spec("retention", "retention", "17 3 * * *", "UTC").kind
+    weekly = make_spec(
+        "minutes", "proj-x", "0 17 * * 5", "UTC", params={"source": " slack:C1 "}, owner="bob@example.co.jp"
+    )
+    assert {"source": "slack:C1", "period": "7d"} == dict(weekly.params)  # a week unless told
 
 
 @pytest.mark.parametrize(
     ("args", "params", "target", "message"),
     [
         (("sync", "bad name", "0 2 * * *", "UTC"), {"path": "/x"}, None, "bad schedule name 'bad name'"),
-        (("nope", "n", "0 2 * * *", "UTC"), {}, None, r"unknown job kind 'nope' \(ask, checkpoint, retention, sync"),
+        (
+            ("nope", "n", "0 2 * * *", "UTC"),
+            {},
+            None,
+            r"unknown job kind 'nope' \(ask, checkpoint, minutes, retention, sync",
+        ),
         (("sync", "n", "0 2 * *", "UTC"), {"path": "/x"}, None, "has 4 fields; expected 5"),
         (("sync", "n", "0 25 * * *", "UTC"), {"path": "/x"}, None, "cron '0 25 \\* \\* \\*'"),
         (("sync", "n", "0 2 * * 8", "UTC"), {"path": "/x"}, None, "bad weekday '8'"),
@@ -35,6 +44,14 @@ def test_a_valid_schedule_is_normalised() -> None:
         (("sync", "n", "0 2 * * *", "UTC"), {"path": "docs"}, None, "must be an absolute folder path"),
         (("sync", "n", "0 2 * * *", "UTC"), {"path": "/x", "depth": "2"}, None, "sync has no parameter 'depth'"),
         (("retention", "n", "0 2 * * *", "UTC"), {}, "slack:C1", "retention does not post anywhere"),
+        (
+            ("minutes", "n", "0 17 * * 5", "UTC"),
+            {"source": "C123"},
+            "slack:C1",
+            "must be slack:CHANNEL or teams-meeting",
+        ),
+        (("minutes", "n", "0 17 * * 5", "UTC"), {"source": "slack:C1", "period": "1 week"}, None, "like 30m, 24h"),
+        (("minutes", "n", "0 17 * * 5", "UTC"), {"source": "slack:C1", "language": "fr"}, None, "must be ja or en"),
     ],
 )
 def test_bad_schedules_are_refused_with_one_line(
