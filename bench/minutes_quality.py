@@ -46,8 +46,8 @@ from _minutes_score import (
 
 from bot.errors import KuraError
 from bot.minutes.writer import MinutesWriter
+from bot.model_clients import chat_model
 from bot.settings import KuraSettings
-from bot.wiring import _chat_model
 from knowledge.parsing import ParseError
 from knowledge.transcripts import parse_transcript
 from llm.chat import OpenAIChatModel
@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace, meetings: list[Meeting], data_dir: Path)
     settings = base.model_copy(update={"llm": llm})
     async with AsyncExitStack() as stack:
         notes: list[str] = []
-        chat, url = await _chat_model(settings, stack, notes.append)
+        chat, url = await chat_model(settings, stack, notes.append)
         assert isinstance(chat, OpenAIChatModel)
         described = f"{notes[0].removeprefix('model: ')}, llama.cpp at {url}" if notes else f"{chat.name} at {url}"
         m = settings.minutes  # KURA_MINUTES_PART_TOKENS etc., as `kura minutes` uses them

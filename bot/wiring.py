@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,9 +16,10 @@ from bot.audit import AuditStore, Keyring
 from bot.audit.keyring import existing_checkpoint_key
 from bot.audit.retention import RetentionPlan
 from bot.db import Database
-from bot.errors import ConfigurationError, ModelUnavailable
+from bot.errors import ConfigurationError
 from bot.identity import FileDirectory
 from bot.metrics import Metrics
+from bot.model_clients import Status, chat_model, secondary_model
 from bot.policy_source import ReloadingPolicy
 from bot.settings import KuraSettings
 from policies import Policy, PolicyError, load_policy
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from bot.minutes.service import MinutesService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from llm import ChatModel, Embedder
-    from llm.chat import OpenAIChatModel
     from llm.structured import JsonModel
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-Status = Callable[[str], None]
 
 
 def default_policy_file() -> Path:
@@ -285,73 +283,6 @@ class Runtime:
         )
 
 
-async def _chat_model(settings: KuraSettings, stack: AsyncExitStack, status: Status) -> tuple[OpenAIChatModel, str]:
-    import openai
-
-    from llm.catalog import get_local_model
-    from llm.chat import OpenAIChatModel
-    from llm.errors import LLMError
-    from llm.runtime import LocalModelServer, ensure_model_file
-
-    llm = settings.llm
-    base_url = llm.base_url
-    model_name = llm.model
-    if base_url is None:
-        try:
-            entry = get_local_model(llm.local_model)
-        except KeyError as exc:
-            raise ConfigurationError(str(exc.args[0])) from exc
-        if not entry.licence.commercial_use and not llm.allow_noncommercial:
-            raise ConfigurationError(
-                f"{entry.id} is licensed {entry.licence.spdx}, which does not allow commercial use; "
-                "set KURA_LLM_ALLOW_NONCOMMERCIAL=true to override"
-            )
-        status(f"model: {entry.id} ({entry.upstream}, {entry.licence.spdx})")
-        try:
-            path = await asyncio.to_thread(ensure_model_file, entry, settings.model_cache_dir)
-            status("model: starting the local server (llama.cpp, CPU)")
-            server = LocalModelServer(
-                path,
-                entry.id,
-                threads=llm.local_threads,
-                context=llm.local_context,
-                log_file=settings.data_dir / "logs" / "local-model.log",
-                start_timeout_s=llm.local_start_timeout_s,
-            )
-            await stack.enter_async_context(server)
-        except LLMError as exc:
-            raise ModelUnavailable(str(exc)) from exc
-        base_url, model_name = server.base_url, entry.id
-    client = openai.AsyncOpenAI(
-        base_url=base_url, api_key=llm.api_key.get_secret_value(), timeout=llm.timeout_s, max_retries=llm.max_retries
-    )
-    stack.push_async_callback(client.close)
-    structured = llm.structured_output
-    if structured == "auto":
-        structured = "json_object" if llm.base_url is None else "json_schema"
-    model = OpenAIChatModel(
-        client, model_name, max_tokens=llm.max_tokens, temperature=llm.temperature, structured=structured
-    )
-    return model, base_url
-
-
-def _secondary_model(settings: KuraSettings, stack: AsyncExitStack) -> ChatModel | None:
-    second = settings.secondary
-    if second.base_url is None:
-        return None
-    import openai
-
-    from llm.chat import OpenAIChatModel
-
-    client = openai.AsyncOpenAI(
-        base_url=second.base_url, api_key=second.api_key.get_secret_value(), timeout=second.timeout_s, max_retries=1
-    )
-    stack.push_async_callback(client.close)
-    return OpenAIChatModel(
-        client, second.model, max_tokens=settings.llm.max_tokens, temperature=settings.llm.temperature
-    )
-
-
 @asynccontextmanager
 async def open_runtime(
     settings: KuraSettings, *, with_model: bool = False, status: Status | None = None
@@ -373,9 +304,9 @@ async def open_runtime(
         if with_model:
             from knowledge import PgVectorRetriever
 
-            chat, runtime.model_url = await _chat_model(settings, stack, say)
+            chat, runtime.model_url = await chat_model(settings, stack, say)
             runtime.chat = runtime.structured = chat
-            runtime.secondary = _secondary_model(settings, stack)
+            runtime.secondary = secondary_model(settings, stack)
             r = settings.retrieval
             runtime.retriever = PgVectorRetriever(
                 runtime.store, runtime.embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
