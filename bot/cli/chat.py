@@ -17,7 +17,7 @@ from bot.errors import InputError
 from bot.settings import KuraSettings
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 
-__all__ = ["ask", "demo", "exit_code", "json_line", "reply_json"]
+__all__ = ["ask", "demo", "exit_code", "json_line", "reply_json", "safe_json"]
 
 # Characters a terminal or a viewer may act on or hide that json.dumps leaves as they are with
 # ensure_ascii=False (it escapes only C0): DEL and C1 (8-bit escape sequences), bidi controls,
@@ -54,7 +54,12 @@ def json_line(reply: Reply) -> str:
     """``reply_json`` as one line. Titles and paths are data and stay as the documents have them;
     every character a terminal could act on is escaped, so printing the line is safe and parsing it
     gives the text back exactly."""
-    return _UNSAFE.sub(_u_escape, json.dumps(reply_json(reply), ensure_ascii=False))
+    return safe_json(reply_json(reply))
+
+
+def safe_json(value: object) -> str:
+    """``value`` as one line of JSON that is safe to print to a terminal (see :func:`json_line`)."""
+    return _UNSAFE.sub(_u_escape, json.dumps(value, ensure_ascii=False))
 
 
 def exit_code(reply: Reply) -> int:

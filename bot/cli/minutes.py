@@ -8,12 +8,11 @@ source), 2 an unreadable or malformed source (one line on stderr), 4 unavailable
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
-from bot.cli.chat import _UNSAFE, _u_escape
+from bot.cli.chat import safe_json
 from bot.cli.platforms import attached
 from bot.errors import InputError, Language
 from bot.jobs.targets import parse_target
@@ -129,7 +128,7 @@ async def minutes(settings: KuraSettings, args: argparse.Namespace) -> int:
             )
             outcome = await rt.minutes.run(request, read, post=target is not None)
     if args.json:
-        print(_UNSAFE.sub(_u_escape, json.dumps(outcome_json(outcome), ensure_ascii=False)))
+        print(safe_json(outcome_json(outcome)))
     elif outcome.status == "done":
         print(outcome.text)
         if outcome.note:

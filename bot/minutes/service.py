@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -127,14 +127,11 @@ class MinutesService:
             return await self._end(request, "unavailable", failed, lang, started, source=source)
         minutes = written.minutes
         text = sanitize_answer(render_minutes(minutes, source), self._hosts).strip()
-        entry = self._entry(request, decision, "answered", text, started, source, here)
-        entry = AuditEntry(
-            **{
-                **entry.__dict__,
-                "model": self._writer.model_name,
-                "prompt_version": MINUTES_PROMPT_VERSION,
-                "tokens": written.usage.total,
-            }
+        entry = replace(
+            self._entry(request, decision, "answered", text, started, source, here),
+            model=self._writer.model_name,
+            prompt_version=MINUTES_PROMPT_VERSION,
+            tokens=written.usage.total,
         )
         audit_id = await self._append(entry)
         if audit_id is None:
@@ -175,7 +172,7 @@ class MinutesService:
             language=outcome.language,
             subject=subject,
         )
-        return MinutesOutcome(**{**outcome.__dict__, "posted": posted})
+        return replace(outcome, posted=posted)
 
     async def _end(
         self,
