@@ -64,8 +64,9 @@ class ChatMinutes:
     async def command(self, user_ref: str, args: tuple[str, ...], language: Language) -> AdminReply:
         """``/kura minutes CHANNEL since:DATE [until:DATE]``: the channel's messages in the period,
         summarised for the sender alone (a slash command's reply is seen by them only)."""
-        options = dict(a.split(":", 1) for a in args if ":" in a and a.split(":", 1)[0] in ("since", "until"))
-        channel = next((a for a in args if ":" not in a), None)
+        pairs = [a.partition(":") for a in args]
+        options = {key: value for key, colon, value in pairs if colon and key in ("since", "until")}
+        channel = next((key for key, colon, _ in pairs if not colon), None)
         channels = self._parts.channels
         if channel is None or "since" not in options or channels is None:
             return AdminReply(False, minutes_text("usage", language), None)
