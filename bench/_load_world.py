@@ -24,7 +24,8 @@ from pydantic import SecretStr
 from bot.adapters.slack.render import placeholder
 from bot.errors import user_message
 from bot.settings import DatabaseSettings, KuraSettings, LLMSettings, PolicySettings
-from bot.wiring import default_policy_file
+from bot.wiring import Runtime, default_policy_file, sample_knowledge
+from knowledge import IngestReport
 
 # The fakes and the adapter tests' workspace live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
@@ -303,3 +304,22 @@ def bench_settings(base: KuraSettings, db: Any, model_url: str) -> KuraSettings:
         llm=LLMSettings(base_url=model_url, model=MODEL, timeout_s=60),
         policy=PolicySettings(file=bench_policy(base.data_dir)),
     )
+
+
+async def prepare(runtime: Runtime, query_vectors: str) -> tuple[IngestReport, float]:
+    """The sample knowledge ingested (its report and seconds), and with ``precomputed`` the
+    runtime's query embeddings served from the three questions' vectors, computed now."""
+    started = time.perf_counter()
+    report = await runtime.ingestor.ingest(sample_knowledge())
+    ingest_s = time.perf_counter() - started
+    if query_vectors == "precomputed":
+        embedder = runtime.embedder
+        vectors = {q: await embedder.embed_query(q) for q in QUESTIONS}
+        real = embedder.embed_query
+
+        async def embed_query(text: str) -> Any:
+            vector = vectors.get(text.rsplit(" (#", 1)[0])
+            return vector if vector is not None else await real(text)
+
+        embedder.embed_query = embed_query  # type: ignore[method-assign]
+    return report, ingest_s

@@ -72,13 +72,13 @@ from sqlalchemy import make_url
 
 from bot.adapters.slack.runner import SlackRunner
 from bot.settings import HttpSettings, KuraSettings, SlackSettings
-from bot.wiring import Runtime, open_runtime, sample_knowledge
+from bot.wiring import Runtime, open_runtime
 
 # The fakes and the adapter tests' workspace live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_report import report_tables
 from _load_rounds import LagMeter, Round, mentions_of_wave, run_round
-from _load_world import ASKERS, QUESTIONS, SECRET, Outside, bench_settings, run_world
+from _load_world import ASKERS, SECRET, Outside, bench_settings, prepare, run_world
 
 # ---------------------------------------------------------------------------------- Kura
 
@@ -115,11 +115,7 @@ async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, d
     outage: tuple[float, float, float] | None = None
     lag = LagMeter()
     async with open_runtime(settings, with_model=True) as runtime:
-        started = time.perf_counter()
-        report = await runtime.ingestor.ingest(sample_knowledge())
-        ingest_s = time.perf_counter() - started
-        if args.query_vectors == "precomputed":
-            await precompute_queries(runtime)
+        report, ingest_s = await prepare(runtime, args.query_vectors)
         lag.start()
         wave = 0
         largest = max(args.concurrency)
@@ -190,19 +186,6 @@ async def warm_up(outside: Outside, url: str, wave: int, lag: LagMeter, settle_s
     for k in range(len(ASKERS)):
         mention = mentions_of_wave(wave, k + 1)[k]
         await run_round(outside, url, [mention], lag, settle_s=0.0, timeout_s=timeout_s)
-
-
-async def precompute_queries(runtime: Runtime) -> None:
-    """Serve the runtime's query embeddings from the three questions' vectors, computed now."""
-    embedder = runtime.embedder
-    vectors = {q: await embedder.embed_query(q) for q in QUESTIONS}
-    real = embedder.embed_query
-
-    async def embed_query(text: str) -> Any:
-        vector = vectors.get(text.rsplit(" (#", 1)[0])
-        return vector if vector is not None else await real(text)
-
-    embedder.embed_query = embed_query  # type: ignore[method-assign]
 
 
 def _profiler(args: argparse.Namespace) -> Any:

@@ -66,7 +66,6 @@ import asyncio
 import contextlib
 import math
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -74,16 +73,15 @@ from typing import Any
 from bot.adapters.teams.runner import TeamsRunner
 from bot.http import HttpHost
 from bot.settings import GraphSettings, HttpSettings, KuraSettings
-from bot.wiring import Runtime, open_runtime, sample_knowledge
+from bot.wiring import Runtime, open_runtime
 
 # The fakes and the adapter tests' tenant live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from _load_rounds import LagMeter
-from _load_world import bench_settings, run_world
+from _load_world import bench_settings, prepare, run_world
 from _teams_report import report_tables
 from _teams_rounds import Round, messages_of_wave, run_round
 from _teams_world import ASKERS, Outside
-from conversation_load import precompute_queries
 
 from tests.adapters.teams_harness import (
     teams_settings,
@@ -128,11 +126,7 @@ async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, d
     tokens: dict[int, int] = {}
     lag = LagMeter()
     async with open_runtime(settings, with_model=True) as runtime:
-        started = time.perf_counter()
-        report = await runtime.ingestor.ingest(sample_knowledge())
-        ingest_s = time.perf_counter() - started
-        if args.query_vectors == "precomputed":
-            await precompute_queries(runtime)
+        report, ingest_s = await prepare(runtime, args.query_vectors)
         lag.start()
         wave = 0
         for concurrency in args.concurrency:
