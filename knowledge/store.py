@@ -23,7 +23,16 @@ from sqlalchemy.types import Text
 from knowledge.models import SCHEMA, Chunk, Document
 from llm.embeddings import Vector as Array
 
-__all__ = ["ChunkRow", "DocumentRow", "DocumentState", "KnowledgeStore", "SearchHit", "SourceRow", "StoreStats"]
+__all__ = [
+    "ChunkRow",
+    "DocumentRow",
+    "DocumentState",
+    "KnowledgeStore",
+    "SearchHit",
+    "SourceRow",
+    "StoreStats",
+    "checked_model",
+]
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9._/:@+-]{1,200}$")
 
@@ -104,7 +113,7 @@ def _index_name(model: str, dim: int) -> str:
     return f"ix_chunks_hnsw_{hashlib.sha256(model.encode()).hexdigest()[:10]}_{dim}"
 
 
-def _checked_model(model: str) -> str:
+def checked_model(model: str) -> str:
     # The model name is written into SQL text (a partial index only matches a literal predicate),
     # so it must be a plain identifier-like string.
     if not _MODEL_NAME.match(model):
@@ -117,7 +126,7 @@ class KnowledgeStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], model: str, dim: int) -> None:
         self._sessions = sessions
-        self.model = _checked_model(model)
+        self.model = checked_model(model)
         self.dim = int(dim)
         self._search_sql = text(
             f"""
@@ -132,7 +141,7 @@ class KnowledgeStore:
                 LIMIT :k
             )
             SELECT * FROM hits ORDER BY distance
-            """  # noqa: S608 - model checked by _checked_model, dim is an int, SCHEMA a constant, filter below
+            """  # noqa: S608 - model checked by checked_model, dim is an int, SCHEMA a constant, filter below
         ).text
 
     async def ensure_vector_index(self) -> None:

@@ -20,10 +20,12 @@ from policies.model import ACTIONS, Classification, GroupRule, Member, Policy, R
 from policies.sections import (
     ChannelsFile,
     Checker,
+    FaqFile,
     RateLimitFile,
     RetentionFile,
     TopicFile,
     channels_of,
+    faq_of,
     rate_limits_of,
     retention_of,
     routing_of,
@@ -77,6 +79,7 @@ class _PolicyFile(BaseModel):
     rate_limits: list[RateLimitFile] = []
     routing: dict[str, list[str]] = {}
     retention: RetentionFile | None = None
+    faq: FaqFile | None = None
 
 
 def _to_python(node: yaml.Node, path: _Path, lines: dict[_Path, int], errors: list[str], src: str) -> object:
@@ -191,6 +194,7 @@ def check_policy_text(
     rate_limits = rate_limits_of(parsed.rate_limits, roles, check)
     routing = routing_of(parsed.routing, check)
     retention = retention_of(parsed.retention, check)
+    faq = faq_of(parsed.faq, check)
     if known_groups is not None:
         for name in groups:
             if name not in known_groups:
@@ -221,6 +225,7 @@ def check_policy_text(
         rate_limits=rate_limits,
         routing=routing,
         retention=retention,
+        faq=faq,
     )
     if people is not None:
         warnings.extend(_workspace_gaps(policy, people, _line(lines, ("channels", "workspace_audience"))))

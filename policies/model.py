@@ -12,6 +12,7 @@ __all__ = [
     "ChannelRules",
     "Classification",
     "Decision",
+    "FaqRules",
     "GroupRule",
     "Member",
     "Policy",
@@ -154,6 +155,22 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class FaqRules:
+    """``faq:``: when a frequent question becomes an FAQ entry and when an entry answers.
+
+    ``min_askers``: distinct people who must have asked a question (paraphrases together) before it
+    becomes a candidate; ``match``: the similarity (0-1) a new question needs to an approved entry to
+    be answered from it; ``verify_every_days``: an approved entry goes back to review this long after
+    it was last verified (None: never for age alone).
+    """
+
+    min_askers: int = 3
+    match: float = 0.92
+    verify_every_days: int | None = 180
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy."""
 
@@ -169,6 +186,8 @@ class Policy:
     routing: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: None when the file has no ``retention:`` section (the operator's settings then apply).
     retention: Retention | None = None
+    #: FAQ rules; the defaults when the file has no ``faq:`` section.
+    faq: FaqRules = FaqRules()
 
 
 @dataclass(frozen=True)

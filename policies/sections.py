@@ -9,17 +9,28 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.model import ChannelRules, Classification, RateLimit, Retention, RoleRule, TopicRule, Visibility
+from policies.model import (
+    ChannelRules,
+    Classification,
+    FaqRules,
+    RateLimit,
+    Retention,
+    RoleRule,
+    TopicRule,
+    Visibility,
+)
 from policies.text import fold_keyword
 
 __all__ = [
     "ENDPOINTS",
     "ChannelsFile",
     "Checker",
+    "FaqFile",
     "RateLimitFile",
     "RetentionFile",
     "TopicFile",
     "channels_of",
+    "faq_of",
     "parse_days",
     "rate_limits_of",
     "retention_of",
@@ -77,6 +88,16 @@ class RetentionFile(BaseModel):
     #: Meeting minutes' text; absent: as ``answer_text``.
     minutes_text: int | str | None = None
     audit_metadata: int | str | None = None
+
+
+class FaqFile(BaseModel):
+    """``faq:``: candidates need ``min_askers`` distinct askers; an approved entry answers a question
+    at least ``match`` similar; entries are verified again every ``verify_every`` (a period)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_askers: int = Field(default=3, ge=2)
+    match: float = Field(default=0.92, gt=0.5, le=1)
+    verify_every: int | str | None = "180d"
 
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([dwy]?)\s*$")
@@ -263,3 +284,16 @@ def retention_of(raw: RetentionFile | None, check: Checker) -> Retention | None:
             )
     minutes = days["minutes_text"] if raw.minutes_text is not None else days["answer_text"]
     return Retention(days["question_text"], days["answer_text"], records, check.line_of(("retention",)), minutes)
+
+
+def faq_of(raw: FaqFile | None, check: Checker) -> FaqRules:
+    """The FAQ rules (the defaults when the file has no ``faq:``). One asker is never enough: an
+    entry would then repeat one person's question."""
+    if raw is None:
+        return FaqRules()
+    try:
+        every = parse_days(raw.verify_every)
+    except ValueError as exc:
+        check.error(("faq", "verify_every"), f"faq.verify_every: {exc}")
+        every = None
+    return FaqRules(raw.min_askers, raw.match, every, check.line_of(("faq",)))
