@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bot.core.ports import ChannelHistory, Directory, Files, History, Meetings, PolicySource, Transport
     from bot.minutes.service import MinutesService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
+    from knowledge.faq_store import FaqStore
     from llm import ChatModel, Embedder
     from llm.structured import JsonModel
 
@@ -144,6 +145,13 @@ class Runtime:
         from knowledge import KnowledgeStore
 
         return KnowledgeStore(self.database.sessions, self.embedder.name, self.embedder.dim)
+
+    @cached_property
+    def faq_store(self) -> FaqStore:
+        """FAQ entries, matched with this embedder's query vectors."""
+        from knowledge.faq_store import FaqStore
+
+        return FaqStore(self.database.sessions, self.embedder.name, self.embedder.dim)
 
     @cached_property
     def ingestor(self) -> Ingestor:

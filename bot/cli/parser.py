@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     hold_list.set_defaults(handler="bot.cli.audit:audit_hold_list")
 
     _schedule_commands(sub)
+    _sources_commands(sub)
+    _faq_commands(sub)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"
@@ -204,3 +206,79 @@ def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     run_now.add_argument("name", metavar="NAME")
     run_now.add_argument("--json", action="store_true")
     run_now.set_defaults(handler="bot.cli.schedule:schedule_run_now")
+
+
+def _sources_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kura sources add|list|sync|remove``: the registry every sync uses."""
+    sources = sub.add_parser("sources", help="folders of documents Kura keeps in sync").add_subparsers(
+        dest="sources_command", required=True, metavar="SUBCOMMAND"
+    )
+    add = sources.add_parser("add", help="register a folder (and sync it now)")
+    add.add_argument("path")
+    add.add_argument("--name", help="a unique name (default: the folder's name)")
+    add.add_argument("--schedule", metavar="CRON", help="also sync it on this cron line (a schedule sync-NAME)")
+    add.add_argument(
+        "--allow", action="append", metavar="PRINCIPAL", help="default access for files without metadata (repeatable)"
+    )
+    add.add_argument("--classification", help="default classification for files without metadata")
+    add.add_argument("--no-sync", action="store_true", help="register only; the first sync comes later")
+    add.add_argument("--as", dest="user", metavar="EMAIL", help="who adds it (recorded)")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler="bot.cli.sources:sources_add")
+    listing = sources.add_parser("list", help="registered sources with their documents and last sync")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler="bot.cli.sources:sources_list")
+    sync = sources.add_parser("sync", help="sync one source, or all (unchanged files cost nothing)")
+    sync.add_argument("name", nargs="?", metavar="NAME")
+    sync.add_argument("--json", action="store_true")
+    sync.set_defaults(handler="bot.cli.sources:sources_sync")
+    remove = sources.add_parser("remove", help="unregister a source: its documents stop being served")
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--json", action="store_true")
+    remove.set_defaults(handler="bot.cli.sources:sources_remove")
+
+
+def _faq_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kura faq refresh|list|approve|reject|edit|add|gaps|export``."""
+    faq = sub.add_parser("faq", help="frequent questions answered from approved entries").add_subparsers(
+        dest="faq_command", required=True, metavar="SUBCOMMAND"
+    )
+    refresh = faq.add_parser("refresh", help="sync sources, mine frequent questions, draft, mark stale, ask reviewers")
+    refresh.add_argument("--no-sync", action="store_true", help="skip syncing the sources")
+    refresh.add_argument("--no-notify", action="store_true", help="do not message the reviewers")
+    refresh.add_argument("--json", action="store_true", help="print what each step did")
+    refresh.set_defaults(handler="bot.cli.faq:faq_refresh")
+    listing = faq.add_parser("list", help="entries, newest first")
+    listing.add_argument("--status", choices=["draft", "approved", "stale", "rejected"])
+    listing.add_argument("--as", dest="user", metavar="EMAIL", help="only entries this person may read")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler="bot.cli.faq:faq_list")
+    for verb, text in (("approve", "approve an entry: it is served from now on"), ("reject", "reject an entry")):
+        review = faq.add_parser(verb, help=text)
+        review.add_argument("id", metavar="ID")
+        review.add_argument("--as", dest="user", metavar="EMAIL", required=True, help="the reviewer")
+        review.add_argument("--json", action="store_true")
+        review.set_defaults(handler=f"bot.cli.faq:faq_{verb}")
+    edit = faq.add_parser("edit", help="replace an entry's answer (approved by the editor)")
+    edit.add_argument("id", metavar="ID")
+    edit.add_argument("--answer", required=True, metavar="TEXT")
+    edit.add_argument("--as", dest="user", metavar="EMAIL", required=True, help="the reviewer")
+    edit.add_argument("--json", action="store_true")
+    edit.set_defaults(handler="bot.cli.faq:faq_edit")
+    add = faq.add_parser("add", help="write an entry by hand (approved: the writer reviews it)")
+    add.add_argument("--question", required=True, metavar="Q")
+    add.add_argument("--answer", required=True, metavar="A")
+    add.add_argument("--source", action="append", required=True, metavar="PATH", help="a cited document (repeatable)")
+    add.add_argument("--as", dest="user", metavar="EMAIL", required=True, help="the reviewer writing it")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler="bot.cli.faq:faq_add")
+    gaps = faq.add_parser("gaps", help="frequent questions that found no sources or got 👎")
+    gaps.add_argument("--post-to", metavar="TARGET", help="also post the digest, e.g. slack:C0123")
+    gaps.add_argument("--as", dest="user", metavar="EMAIL", help="who posts the digest (with --post-to)")
+    gaps.add_argument("--json", action="store_true")
+    gaps.set_defaults(handler="bot.cli.faq:faq_gaps")
+    export = faq.add_parser("export", help="the FAQ page a reader may see, grouped by source")
+    export.add_argument("--as", dest="user", metavar="EMAIL", required=True, help="the reader")
+    export.add_argument("--format", choices=["md", "html"], default="md")
+    export.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.set_defaults(handler="bot.cli.faq:faq_export")

@@ -17,6 +17,7 @@ __all__ = [
     "AuditLog",
     "ChannelHistory",
     "Directory",
+    "FaqReview",
     "FeedbackLog",
     "Files",
     "History",
@@ -197,4 +198,38 @@ class Transport(Protocol):
         Raises:
             UpstreamError: the platform refused or could not be reached.
         """
+        ...
+
+
+class FaqReview(Protocol):
+    """Reviews of FAQ entries by the people asked to review them (buttons in chat, the CLI)."""
+
+    async def review(
+        self,
+        reviewer: str,
+        entry_id: int,
+        verdict: str,
+        *,
+        answer: str | None = None,
+        platform: str,
+        language: Language,
+    ) -> str:
+        """Approve, reject or edit an entry as ``reviewer`` (an email), audited either way.
+
+        Args:
+            reviewer: who clicked or typed (a directory user's email).
+            entry_id: the entry.
+            verdict: ``approve``, ``reject`` or ``edit`` (``edit`` with ``answer``: the new answer,
+                approved at once; ``approve`` with ``answer`` too).
+            platform: where the review came from (``slack``, ``teams``, ``cli``), for the audit record.
+            language: the language of the line returned.
+
+        Returns:
+            One line for the reviewer: what was done, or why not (not a reviewer, cannot read a cited
+            document, no such entry, a cited document is gone).
+        """
+        ...
+
+    async def current_answer(self, reviewer: str, entry_id: int) -> str | None:
+        """The entry's answer as it stands, to edit it; None unless ``reviewer`` may review it."""
         ...

@@ -21,6 +21,7 @@ __all__ = [
     "PipelineEvent",
     "PostResult",
     "Reply",
+    "ReplyAction",
     "ReplyStatus",
     "SourceRef",
     "SourcesFound",
@@ -163,6 +164,18 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ReplyAction:
+    """A button under a posted message (e.g. a reviewer's approve / edit / reject of an FAQ entry):
+    ``name`` says what it does (``faq_approve``, ``faq_edit``, ``faq_reject``), ``value`` what on
+    (the entry id), ``label`` the words on it (from the catalogue). Adapters render and translate
+    clicks back; they never decide what a click means."""
+
+    name: str
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """The finished answer (or refusal) with everything an adapter renders."""
 
@@ -172,6 +185,10 @@ class Reply:
     decision: Decision
     audit_id: str | None
     language: Language
+    #: The approved FAQ entry the answer came from (served first, without the model), if any.
+    faq_id: int | None = None
+    #: Buttons under a posted message (outbound posts only).
+    actions: tuple[ReplyAction, ...] = ()
 
 
 @dataclass(frozen=True)

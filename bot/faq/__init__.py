@@ -1,0 +1,1 @@
+"""FAQ refresh: frequent questions mined from the audit log, drafted, reviewed by owners, served first."""
