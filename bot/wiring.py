@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bot.core.outbound import Outbox
     from bot.core.pipeline import Pipeline
     from bot.core.ports import ChannelHistory, Directory, Files, History, Meetings, PolicySource, Transport
+    from bot.faq.review import FaqReviews
     from bot.minutes.service import MinutesService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from knowledge.faq_store import FaqStore
@@ -154,6 +155,15 @@ class Runtime:
         return FaqStore(self.database.sessions, self.embedder.name, self.embedder.dim)
 
     @cached_property
+    def faq_reviews(self) -> FaqReviews:
+        """Reviews of FAQ entries (chat buttons, ``/kura faq``, ``kura faq approve|reject|edit``)."""
+        from bot.faq.review import FaqReviews
+
+        return FaqReviews(
+            self.faq_store, self.policy, self.directory, self.audit, link_hosts=tuple(self.settings.answer_link_hosts)
+        )
+
+    @cached_property
     def ingestor(self) -> Ingestor:
         """Adds and syncs folders of documents."""
         from knowledge import Ingestor
@@ -179,6 +189,7 @@ class Runtime:
         if self.chat is None or self.retriever is None:
             raise ConfigurationError("the runtime was opened without a model")
         from bot.core.pipeline import Pipeline, PipelineConfig
+        from bot.faq.serve import FaqMatcher
         from bot.redaction import redact
         from bot.signals import RequestSignals
 
@@ -199,6 +210,7 @@ class Runtime:
             redact=redact,
             metrics=self.metrics,
             admission=self.admission,
+            faq=FaqMatcher(self.faq_store, self.embedder, self.policy, link_hosts=config.link_hosts),
         )
 
     def retention_plan(self) -> RetentionPlan:

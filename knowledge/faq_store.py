@@ -90,11 +90,12 @@ class NewEntry:
     verified_by: str | None = None
 
 
-def _unreadable(names: Sequence[str]) -> str:
-    """A cited document that is gone, changed since the entry was checked, or that some reader may not
-    read (``s`` the source row, ``d`` the document now)."""
+def _unreadable(names: Sequence[str], *, unchanged: bool) -> str:
+    """A cited document that some reader may not read as it is now (``s`` the source row, ``d`` the
+    document now); with ``unchanged``, also one that is gone or changed since the entry was checked."""
     readers = " OR ".join(f"NOT (d.acl && :{n})" for n in names)
-    return f"(d.id IS NULL OR d.content_hash <> s.content_hash OR d.classification > :clearance OR {readers})"
+    changed = "d.id IS NULL OR d.content_hash <> s.content_hash OR " if unchanged else ""
+    return f"({changed}d.classification > :clearance OR {readers})"
 
 
 class FaqStore:
@@ -107,15 +108,17 @@ class FaqStore:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def _access(self, principal_sets: Sequence[frozenset[str]], clearance: int) -> tuple[str, dict[str, object]]:
-        """The condition "the audience may read every document entry ``e`` cites, each unchanged", and
-        its parameters."""
+    def _access(
+        self, principal_sets: Sequence[frozenset[str]], clearance: int, *, unchanged: bool = True
+    ) -> tuple[str, dict[str, object]]:
+        """The condition "the audience may read every document entry ``e`` cites" (``unchanged``: each
+        one still there as it was checked), and its parameters."""
         names = [f"s{i}" for i in range(len(principal_sets))]
         condition = (
             f"EXISTS (SELECT 1 FROM {SCHEMA}.faq_sources s WHERE s.faq_id = e.id) "  # noqa: S608 - names made here
             f"AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.faq_sources s "
             f"LEFT JOIN {SCHEMA}.documents d ON d.id = s.document_id "
-            f"WHERE s.faq_id = e.id AND {_unreadable(names)})"
+            f"WHERE s.faq_id = e.id AND {_unreadable(names, unchanged=unchanged)})"
         )
         params: dict[str, object] = {"clearance": int(clearance)}
         params |= {n: sorted(s) for n, s in zip(names, principal_sets, strict=True)}
@@ -148,12 +151,15 @@ class FaqStore:
             views = await self._views(session, [int(row[0])])
         return FaqMatch(views[0], float(row[1])) if views else None
 
-    async def readable(self, ids: Iterable[int], principal_sets: Sequence[frozenset[str]], clearance: int) -> set[int]:
-        """Which of ``ids`` every reader may read (every cited document unchanged and readable)."""
+    async def readable(
+        self, ids: Iterable[int], principal_sets: Sequence[frozenset[str]], clearance: int, *, unchanged: bool = True
+    ) -> set[int]:
+        """Which of ``ids`` every reader may read: every cited document readable (``unchanged``: and
+        still as it was checked; without it, as reviewers see it: a gone document does not count)."""
         wanted = sorted(set(ids))
         if not wanted or not principal_sets:
             return set()
-        condition, params = self._access(principal_sets, clearance)
+        condition, params = self._access(principal_sets, clearance, unchanged=unchanged)
         statement = text(
             f"SELECT e.id FROM {SCHEMA}.faq_entries e WHERE e.id = ANY(:ids) AND {condition}"  # noqa: S608 - as above
         ).bindparams(*(bindparam(n, type_=ARRAY(Text)) for n in params if n.startswith("s")))

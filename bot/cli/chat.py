@@ -46,6 +46,7 @@ def reply_json(reply: Reply) -> dict[str, object]:
             "rules": list(reply.decision.rules),
         },
         "audit_id": reply.audit_id,
+        "faq_id": reply.faq_id,
         "status": reply.status,
     }
 

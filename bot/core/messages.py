@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
+from bot.core.faq_words import FAQ_WORDS
 from bot.core.minutes_words import MINUTES_WORDS
 from bot.errors import Language
 
@@ -185,7 +186,8 @@ def no_sources_message(language: Language) -> str:
 def catalogue_texts() -> frozenset[str]:
     """Every text above in both languages: Kura's own messages that are not answers (placeholders,
     refusals, failures), which thread history leaves out."""
-    tables: list[dict[str, dict[Language, str]]] = [_REFUSALS, _ERRORS, {"no_sources": _NO_SOURCES}, MINUTES_WORDS]
+    tables: list[dict[str, dict[Language, str]]] = [_REFUSALS, _ERRORS, {"no_sources": _NO_SOURCES}]
+    tables += [MINUTES_WORDS, FAQ_WORDS]
     texts = {text for table in tables for words in table.values() for text in words.values()}
     texts |= {text for words in _PHRASES.values() for text in words.values()}
     return frozenset(texts)

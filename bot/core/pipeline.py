@@ -22,12 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.audit.store import AuditEntry
 from bot.core.admission import Admission, Reservation, Slot
 from bot.core.messages import error_message, no_sources_message, refusal_message
-from bot.core.ports import AuditLog, Directory, PolicySource, Signals
+from bot.core.ports import AuditLog, Directory, FaqAnswers, PolicySource, Signals
 from bot.core.sanitize import CleanStream
 from bot.core.types import (
     Citation,
     Completed,
     Decided,
+    FaqHit,
     InboundMessage,
     PipelineEvent,
     Reply,
@@ -117,6 +118,7 @@ class Pipeline:
         redact: Callable[[str], str] | None = None,
         metrics: Metrics | None = None,
         admission: Admission | None = None,
+        faq: FaqAnswers | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -127,6 +129,7 @@ class Pipeline:
         self._signals = signals
         self._secondary = secondary
         self._redact = redact
+        self._faq = faq
         #: Shared with the conversation, which counts what never reaches the pipeline.
         self.metrics = metrics or Metrics()
         #: Requests being answered now, for ``status`` (shared with the admin service).
@@ -217,6 +220,11 @@ class Pipeline:
             text = own_words or refusal_message(decision.reason_code, language)
             yield await self._finish(entry, decision, "refused", text, (), language)
             return
+        hit = await self._faq_hit(message, decision, language)
+        if hit is not None:
+            async for event in self._serve_faq(entry, decision, hit, language):
+                yield event
+            return
         try:
             with self.metrics.timed("retrieve"):
                 chunks = await self._retriever.retrieve(
@@ -276,6 +284,37 @@ class Pipeline:
             return
         yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
 
+    async def _faq_hit(self, message: InboundMessage, decision: Decision, language: Language) -> FaqHit | None:
+        """The approved FAQ entry that answers a new question for this audience, if any. A follow-up
+        in a thread depends on what came before, so it is answered the usual way; so is every
+        question when the FAQ cannot be read."""
+        if self._faq is None or decision.scope is None or _continues_a_thread(message):
+            return None
+        scope = decision.scope
+        try:
+            return await self._faq.match(message.text, scope.principal_sets, int(scope.clearance), language)
+        except (EmbeddingError, SQLAlchemyError) as exc:
+            _log.warning("faq lookup failed error=%s", type(exc).__name__)
+            return None
+
+    async def _serve_faq(
+        self, entry: _EntryBuilder, decision: Decision, hit: FaqHit, language: Language
+    ) -> AsyncIterator[PipelineEvent]:
+        """Answer from an approved entry at once: no retrieval, no model."""
+        entry.model, entry.endpoint, entry.tokens = f"faq:{hit.entry_id}", "faq", 0
+        entry.faq_sources = [
+            {"faq_id": hit.entry_id, "source": s.source, "acl": list(s.acl), "classification": s.classification}
+            for s in hit.sources
+        ]
+        yield SourcesFound(hit.citations)
+        clean = CleanStream(self._config.link_hosts)
+        shown = clean.feed(hit.text)
+        tail, answer = clean.finish()
+        entry.first_token_ms = int((time.perf_counter() - entry.started) * 1000)
+        if shown + tail:
+            yield TextDelta(shown + tail)
+        yield await self._finish(entry, decision, "answered", answer, hit.citations, language, faq_id=hit.entry_id)
+
     def _release(self, entry: _EntryBuilder) -> None:
         if entry.reservation is not None:
             self.admission.release(entry.reservation)
@@ -316,6 +355,8 @@ class Pipeline:
         text: str,
         citations: tuple[Citation, ...],
         language: Language,
+        *,
+        faq_id: int | None = None,
     ) -> Completed:
         audit_id: str | None = None
         # An answer the model already wrote is worth a short wait for the database (a restart, a
@@ -338,7 +379,7 @@ class Pipeline:
         if status == "refused":
             self.metrics.refusal(decision.reason_code)
         self.metrics.observe("total", time.perf_counter() - entry.started)
-        return Completed(Reply(status, text, citations, decision, audit_id, language))
+        return Completed(Reply(status, text, citations, decision, audit_id, language, faq_id if citations else None))
 
 
 def _continues_a_thread(message: InboundMessage) -> bool:
@@ -368,6 +409,8 @@ class _EntryBuilder:
         self.endpoint: str | None = None
         self.tokens: int | None = None
         self.first_token_ms: int | None = None
+        #: The cited documents of the FAQ entry that answered, instead of retrieved chunks.
+        self.faq_sources: list[dict[str, object]] | None = None
 
     def build(self, decision: Decision, status: str, answer: str) -> AuditEntry:
         m = self.message
@@ -385,7 +428,9 @@ class _EntryBuilder:
             channel_id=m.channel_id,
             thread_id=m.thread_id,
             rules=decision.rules,
-            retrieved=[
+            retrieved=self.faq_sources
+            if self.faq_sources is not None
+            else [
                 {
                     "chunk_id": c.chunk_id,
                     "document_id": c.document_id,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.audit.store import AuditEntry
-from bot.core.types import Destination, FileRef, HistoryMessage, InboundMessage, MeetingTranscript, Reply
+from bot.core.types import Destination, FaqHit, FileRef, HistoryMessage, InboundMessage, MeetingTranscript, Reply
 from bot.errors import Language
 from bot.identity import DirectoryUser
 from policies import ChannelKind, Member, Policy
@@ -17,6 +17,7 @@ __all__ = [
     "AuditLog",
     "ChannelHistory",
     "Directory",
+    "FaqAnswers",
     "FaqReview",
     "FeedbackLog",
     "Files",
@@ -197,6 +198,22 @@ class Transport(Protocol):
 
         Raises:
             UpstreamError: the platform refused or could not be reached.
+        """
+        ...
+
+
+class FaqAnswers(Protocol):
+    """Approved FAQ entries, served before any retrieval or generation."""
+
+    async def match(
+        self, question: str, principal_sets: Sequence[frozenset[str]], clearance: int, language: Language
+    ) -> FaqHit | None:
+        """The approved entry that answers ``question`` for an audience with these principal sets and
+        clearance (every cited document unchanged and readable by each reader), or None.
+
+        Raises:
+            SQLAlchemyError, EmbeddingError: the database or the embedder failed (the caller answers
+            the usual way instead).
         """
         ...
 

@@ -14,6 +14,7 @@ __all__ = [
     "Completed",
     "Decided",
     "Destination",
+    "FaqHit",
     "FileRef",
     "HistoryMessage",
     "InboundMessage",
@@ -161,6 +162,18 @@ class Citation:
     source: str
     title: str
     excerpt: str = ""
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    """An approved FAQ entry that answers a question for its whole audience: the text to send (the
+    answer and the approval line), its citations, and the cited documents for the audit record."""
+
+    entry_id: int
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[SourceRef, ...]
+    score: float
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ class Group:
 
 def _normalised(vectors: Matrix) -> Matrix:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: Matrix = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 def paraphrase_groups(vectors: Matrix, threshold: float, min_size: int = 2) -> list[list[int]]:
