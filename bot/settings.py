@@ -129,6 +129,22 @@ class MinutesSettings(BaseModel):
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
 
+class FaqSettings(BaseModel):
+    """FAQ refresh: how paraphrases are grouped and how much one refresh drafts. Who may become an
+    entry (distinct askers), when an entry answers and how often it is verified are the policy's
+    (``faq:``)."""
+
+    #: Cosine similarity of two asked questions' query vectors for them to count as one question
+    #: (calibrated in bench/faq.py).
+    group_similarity: float = Field(default=0.9, gt=0.5, le=1)
+    #: New entries drafted by one refresh at most (each costs two model calls); the rest wait.
+    max_drafts: int = Field(default=10, ge=0)
+    #: Asked phrasings shown to the model when it writes the general question.
+    samples: int = Field(default=5, ge=1, le=20)
+    #: Reviewers asked about one entry at most (owners first, else admins).
+    max_reviewers: int = Field(default=3, ge=1)
+
+
 class PolicySettings(BaseModel):
     """Where the policy and the directory come from; unset means the shipped defaults."""
 
@@ -287,6 +303,7 @@ class KuraSettings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     secondary: SecondaryLLMSettings = SecondaryLLMSettings()
     minutes: MinutesSettings = MinutesSettings()
+    faq: FaqSettings = FaqSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     pipeline: PipelineSettings = PipelineSettings()

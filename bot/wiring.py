@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bot.core.pipeline import Pipeline
     from bot.core.ports import ChannelHistory, Directory, Files, History, Meetings, PolicySource, Transport
     from bot.faq.review import FaqReviews
+    from bot.faq.service import FaqService
     from bot.minutes.service import MinutesService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from knowledge.faq_store import FaqStore
@@ -160,7 +161,40 @@ class Runtime:
         from bot.faq.review import FaqReviews
 
         return FaqReviews(
-            self.faq_store, self.policy, self.directory, self.audit, link_hosts=tuple(self.settings.answer_link_hosts)
+            self.faq_store,
+            self.policy,
+            self.directory,
+            self.audit,
+            embedder=self.embedder,
+            link_hosts=tuple(self.settings.answer_link_hosts),
+        )
+
+    @cached_property
+    def faq(self) -> FaqService:
+        """The FAQ loop: mining, drafting (with the chat model, when the runtime has one), staleness,
+        gaps and review requests through the outbox."""
+        from bot.faq.draft import Drafter
+        from bot.faq.service import FaqService
+
+        drafter = None
+        if self.chat is not None and self.retriever is not None:
+            drafter = Drafter(
+                self.retriever,
+                self.chat,
+                top_k=self.settings.retrieval.top_k,
+                max_tokens=self.settings.llm.max_tokens,
+                samples=self.settings.faq.samples,
+                link_hosts=tuple(self.settings.answer_link_hosts),
+            )
+        return FaqService(
+            self.faq_store,
+            self.audit,
+            self.embedder,
+            self.policy,
+            self.directory,
+            self.settings.faq,
+            drafter=drafter,
+            outbox=self.outbox,
         )
 
     @cached_property

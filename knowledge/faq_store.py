@@ -167,6 +167,44 @@ class FaqStore:
             rows = await session.execute(statement, params | {"ids": wanted})
         return {int(r[0]) for r in rows}
 
+    async def readable_documents(
+        self, ids: Iterable[int], principal_sets: Sequence[frozenset[str]], clearance: int
+    ) -> set[int]:
+        """Which of the documents ``ids`` every reader may read now."""
+        wanted = sorted(set(ids))
+        if not wanted or not principal_sets:
+            return set()
+        names = [f"s{i}" for i in range(len(principal_sets))]
+        readers = " AND ".join(f"d.acl && :{n}" for n in names)
+        statement = text(
+            f"SELECT d.id FROM {SCHEMA}.documents d WHERE d.id = ANY(:ids) "  # noqa: S608 - names made here
+            f"AND d.classification <= :clearance AND {readers}"
+        ).bindparams(*(bindparam(n, type_=ARRAY(Text)) for n in names))
+        params: dict[str, object] = {"ids": wanted, "clearance": int(clearance)}
+        params |= {n: sorted(p) for n, p in zip(names, principal_sets, strict=True)}
+        async with self._sessions() as session:
+            return {int(r[0]) for r in await session.execute(statement, params)}
+
+    async def find_documents(self, refs: Sequence[str]) -> dict[str, FaqSourceView | None]:
+        """Each reference (a document's path in its source, or its absolute file path) to the stored
+        document, None when no single document matches."""
+        out: dict[str, FaqSourceView | None] = {}
+        async with self._sessions() as session:
+            for ref in refs:
+                clean = ref.strip()
+                rows = list(
+                    await session.scalars(
+                        select(Document).where(
+                            (Document.path == clean.lstrip("./")) | (Document.root + "/" + Document.path == clean)
+                        )
+                    )
+                )
+                d = rows[0] if len(rows) == 1 else None
+                out[ref] = (
+                    FaqSourceView(d.id, d.root, d.path, d.title, tuple(d.acl), d.classification, d.owner) if d else None
+                )
+        return out
+
     # -- reading ---------------------------------------------------------------------------------
 
     async def get(self, entry_id: int) -> FaqView | None:
@@ -320,6 +358,11 @@ class FaqStore:
                 update(FaqEntry).where(FaqEntry.id == entry_id).values(answer=answer, updated_at=func.now())
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_owner(self, entry_id: int, owner: str) -> None:
+        """Record who was chosen to review the entry."""
+        async with self._sessions.begin() as session:
+            await session.execute(update(FaqEntry).where(FaqEntry.id == entry_id).values(owner=owner))
 
     async def counted(self, entry_id: int, asked: int, centroid: Array | None) -> None:
         """Update how many distinct people asked (never fewer than known) and the paraphrases' centroid."""

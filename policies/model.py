@@ -165,7 +165,7 @@ class FaqRules:
     """
 
     min_askers: int = 3
-    match: float = 0.92
+    match: float = 0.95
     verify_every_days: int | None = 180
     line: int = 0
 

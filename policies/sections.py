@@ -96,7 +96,7 @@ class FaqFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     min_askers: int = Field(default=3, ge=2)
-    match: float = Field(default=0.92, gt=0.5, le=1)
+    match: float = Field(default=0.95, gt=0.5, le=1)
     verify_every: int | str | None = "180d"
 
 

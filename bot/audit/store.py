@@ -163,6 +163,11 @@ class AuditStore:
             self._write_group, lambda: SQLAlchemyError("the audit writer was stopped")
         )
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Kura's sessions on the audit tables (for readers such as ``bot.audit.asked``)."""
+        return self._sessions
+
     def use_anchor_key(self, key: bytes) -> None:
         """Check retention anchors with ``key`` from now on (it was created after this store)."""
         self._anchor_key = key

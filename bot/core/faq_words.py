@@ -49,6 +49,15 @@ FAQ_WORDS: dict[str, dict[Language, str]] = {
         "ja": "FAQ #{id} を却下しました。今後使われることはありません。",
         "en": "FAQ #{id} is rejected: it will not be used or drafted again.",
     },
+    "added": {
+        "ja": "FAQ #{id} を追加しました（承認済み）。",
+        "en": "FAQ #{id} is added, approved.",
+    },
+    "unknown_source": {
+        "ja": "文書が見つかりません: {source}（取り込み済みの文書のパスを指定してください）",
+        "en": "No such document: {source} (give the path of an ingested document)",
+    },
+    "page_title": {"ja": "よくある質問", "en": "Frequently asked questions"},
     "no_entry": {"ja": "FAQ #{id} はありません。", "en": "There is no FAQ entry #{id}."},
     "not_reviewer": {
         "ja": "FAQ #{id} を確認できるのは、引用文書の担当者か管理者だけです。",

@@ -52,7 +52,7 @@ from policies import ChannelKind, Classification, Decision, Request, decide
 from policies.guards import endpoints_for
 from policies.model import Usage
 
-__all__ = ["Pipeline", "PipelineConfig"]
+__all__ = ["Pipeline", "PipelineConfig", "cited_documents", "citations_of"]
 
 _log = logging.getLogger(__name__)
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -74,7 +74,7 @@ class PipelineConfig:
 EXCERPT_CHARS = 400
 
 
-def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
+def citations_of(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
     """One citation per document, numbered in order of first appearance (as in the prompt)."""
     seen: dict[str, Citation] = {}
     for chunk in chunks:
@@ -87,7 +87,7 @@ def _citations(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
 CITE_MARGIN = 0.05
 
 
-def _cited(answer: str, candidates: tuple[Citation, ...], chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
+def cited_documents(answer: str, candidates: tuple[Citation, ...], chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
     """The documents the answer cites by number. Small models often cite nothing: then the
     documents whose best passage scored within ``CITE_MARGIN`` of the best one."""
     numbers = {int(n) for n in _CITE.findall(answer)}
@@ -236,7 +236,7 @@ class Pipeline:
             yield await self._finish(entry, decision, "unavailable", user_message(code, language), (), language)
             return
         entry.retrieved = chunks
-        candidates = _citations(chunks)
+        candidates = citations_of(chunks)
         yield SourcesFound(candidates)
         if not chunks:
             yield await self._finish(entry, decision, "no_sources", no_sources_message(language), (), language)
@@ -282,7 +282,7 @@ class Pipeline:
             text = user_message(ModelUnavailable.code, language)
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
-        yield await self._finish(entry, decision, "answered", answer, _cited(answer, candidates, chunks), language)
+        yield await self._finish(entry, decision, "answered", answer, cited_documents(answer, candidates, chunks), language)
 
     async def _faq_hit(self, message: InboundMessage, decision: Decision, language: Language) -> FaqHit | None:
         """The approved FAQ entry that answers a new question for this audience, if any. A follow-up

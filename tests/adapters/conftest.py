@@ -58,10 +58,10 @@ async def smol_url(tmp_root: Path) -> AsyncIterator[str]:
         yield srv.base_url
 
 
-@pytest.fixture(scope="session")
-async def adapter_db_url(server_url: str) -> AsyncIterator[str]:
-    """A migrated database for the adapter tests (the sample knowledge is ingested once)."""
-    name = f"adapters_{uuid.uuid4().hex[:8]}"
+@asynccontextmanager
+async def fresh_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A new migrated database on the session's server for the block, dropped after it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -70,10 +70,19 @@ async def adapter_db_url(server_url: str) -> AsyncIterator[str]:
     await database.start()
     await database.upgrade()
     await database.close()
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def adapter_db_url(server_url: str) -> AsyncIterator[str]:
+    """A migrated database for the adapter tests (the sample knowledge is ingested once)."""
+    async with fresh_database(server_url, "adapters") as url:
+        yield url
 
 
 def settings_for(tmp_root: Path, db_url: str, llm_url: str, *, policy_file: Path | None = None) -> KuraSettings:
