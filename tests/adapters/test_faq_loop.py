@@ -32,9 +32,14 @@ pytestmark = pytest.mark.db
 JSON = dict[str, Any]
 ALICE, BOB, CAROL, DAVE = (f"{n}@example.co.jp" for n in ("alice", "bob", "carol", "dave"))
 HANA, JIRO = "hana@example.co.jp", "jiro@example.co.jp"  # two more people in HR, for this module
-EXPENSES = ["経費精算の締め日は？", "経費精算の締め日はいつ？ 連絡先は bob.tanaka@example.co.jp です", "経費精算の締め日を教えて"]
+EXPENSES = [
+    "経費精算の締め日は？",
+    "経費精算の締め日はいつ？ 連絡先は bob.tanaka@example.co.jp です",
+    "経費精算の締め日を教えて",
+]
 PAY = ["G3の基本給は？", "G3の基本給はいくら？", "G3の基本給を教えてください"]
 SOLO = "人事評価の面談はいつ？"
+SLOW = ["社内Wi-Fiが遅いのはなぜ？", "社内Wi-Fiが遅い理由は？", "社内のWi-Fiが遅いのはなぜですか？"]
 DEADLINE = "経費精算の締め日は毎月25日です [1]"
 
 
@@ -42,10 +47,12 @@ def model_answer(body: JSON) -> str:
     """The general question for a rewrite prompt, else an answer for the question asked."""
     system, user = str(body["messages"][0]["content"]), str(body["messages"][-1]["content"])
     if system.startswith("You write the question of an FAQ entry"):
-        return "経費精算の締め日はいつですか？" if "経費" in user else "G3の基本給はいくらですか？"
-    if "経費" in user:
+        general = {"経費": "経費精算の締め日はいつですか？", "G3": "G3の基本給はいくらですか？"}
+        return next((q for words, q in general.items() if words in user), "社内Wi-Fiが遅い理由は何ですか？")
+    question = user.splitlines()[0]  # "Question: …", then the documents
+    if "経費" in question:
         return DEADLINE
-    if "G3" in user:
+    if "G3" in question:
         return "G3の基本給は月額30万円です [1]"
     return "提供された資料には記載がありません"
 
@@ -94,23 +101,39 @@ async def world(tmp_root: Path, server_url: str) -> AsyncIterator[World]:
                 assert (await world.ask(who, question)).status == "answered"
             for _ in range(3):
                 await world.ask(CAROL, SOLO)
+            for who, question in zip((ALICE, BOB, DAVE), SLOW, strict=True):
+                reply = await world.ask(who, question)
+                assert reply.audit_id is not None
+                assert await rt.audit.record_feedback(reply.audit_id, who, -1)
             world.first = await rt.faq.refresh(notify=True, actor="test")
             yield world
 
 
 async def test_refresh_drafts_what_enough_people_asked_with_sources(world: World) -> None:
     report = world.first
-    assert report.mined["questions"] == 9
-    assert {str(d["question"]) for d in report.drafted} == {"経費精算の締め日はいつですか？", "G3の基本給はいくらですか？"}
+    assert report.mined["questions"] == 12
+    drafted = sorted(str(d["question"]) for d in report.drafted)
+    assert drafted == ["G3の基本給はいくらですか？", "経費精算の締め日はいつですか？"]
     expenses = await world.rt.faq_store.get(world.entry_for("経費"))
-    assert expenses is not None and expenses.status == "draft" and expenses.asked == 3
+    assert expenses is not None
+    assert expenses.status == "draft"
+    assert expenses.asked == 3
     assert expenses.answer == DEADLINE
     assert [s.path for s in expenses.sources] == ["handbook/経費精算.md"]
     pay = await world.rt.faq_store.get(world.entry_for("G3"))
-    assert pay is not None and all(s.path.startswith("hr/") for s in pay.sources)
+    assert pay is not None
+    assert all(s.path.startswith("hr/") for s in pay.sources)
     # The handbook's owner is not in the directory: an admin who may read it reviews; HR's own owner reviews pay.
     assert (expenses.owner, pay.owner) == (DAVE, CAROL)
     assert all(n["reason"] == "no chat platform configured" for n in report.notified)
+
+
+async def test_frequent_questions_answered_badly_are_content_gaps(world: World) -> None:
+    (gap,) = world.first.gaps
+    assert gap["askers"] == 3
+    assert gap["thumbs_down"] == 3
+    assert "Wi-Fi" in str(gap["question"])
+    assert [n["reason"] for n in world.first.not_drafted] == ["no document its askers may read answers it (a gap)"]
 
 
 async def test_a_question_one_person_asked_never_becomes_an_entry(world: World) -> None:
@@ -120,10 +143,15 @@ async def test_a_question_one_person_asked_never_becomes_an_entry(world: World) 
 
 
 async def test_what_the_model_sees_and_the_entry_keep_no_personal_data(world: World) -> None:
-    rewrites = [r for r in world.model.requests if str(r["messages"][0]["content"]).startswith("You write the question")]
-    assert rewrites and not [r for r in rewrites if "bob.tanaka@example.co.jp" in str(r["messages"])]
+    rewrites = [
+        r for r in world.model.requests if str(r["messages"][0]["content"]).startswith("You write the question")
+    ]
+    assert rewrites
+    assert not [r for r in rewrites if "bob.tanaka@example.co.jp" in str(r["messages"])]
     listed = str([(e.question, e.answer, e.owner, e.asked) for e in await world.rt.faq_store.entries()])
-    assert ALICE not in listed and BOB not in listed and "bob.tanaka" not in listed
+    assert ALICE not in listed
+    assert BOB not in listed
+    assert "bob.tanaka" not in listed
 
 
 async def test_approved_entry_answers_at_once_until_its_document_changes(world: World) -> None:
@@ -136,14 +164,18 @@ async def test_approved_entry_answers_at_once_until_its_document_changes(world: 
     assert result.done, result.line
     calls = len(world.model.requests)
     served = await world.ask(BOB, "経費精算の締め日はいつ？")
-    assert served.faq_id == entry_id and served.status == "answered"
-    assert served.text.startswith(DEADLINE) and "approved by the owner on" not in served.text
+    assert served.faq_id == entry_id
+    assert served.status == "answered"
+    assert served.text.startswith(DEADLINE)
+    assert "approved by the owner on" not in served.text
     assert "担当者が" in served.text  # bob reads Japanese: the approval line is in his language
     assert [c.source for c in served.citations] == ["handbook/経費精算.md"]
     assert len(world.model.requests) == calls  # no model call
     async with world.rt.database.sessions() as session:
         record = await session.scalar(select(AuditRecord).where(AuditRecord.id == served.audit_id))
-    assert record is not None and record.model == f"faq:{entry_id}" and record.retrieved[0]["faq_id"] == entry_id
+    assert record is not None
+    assert record.model == f"faq:{entry_id}"
+    assert record.retrieved[0]["faq_id"] == entry_id
     # The document changes: the entry stops serving at once, and the next sync sends it back to review.
     path = world.knowledge / "handbook" / "経費精算.md"
     path.write_text(path.read_text(encoding="utf-8") + "\n締め日は毎月20日に変更されました。\n", encoding="utf-8")
@@ -152,7 +184,8 @@ async def test_approved_entry_answers_at_once_until_its_document_changes(world: 
     stale = await world.rt.faq_store.mark_stale(180)
     assert (entry_id, "handbook/経費精算.md changed") in stale
     view = await world.rt.faq_store.get(entry_id)
-    assert view is not None and view.status == "stale"
+    assert view is not None
+    assert view.status == "stale"
 
 
 async def test_an_hr_entry_answers_hr_only(world: World) -> None:
