@@ -57,6 +57,20 @@ FAQ_WORDS: dict[str, dict[Language, str]] = {
         "ja": "文書が見つかりません: {source}（取り込み済みの文書のパスを指定してください）",
         "en": "No such document: {source} (give the path of an ingested document)",
     },
+    "pending_title": {"ja": "*確認待ちの FAQ（{count} 件）*", "en": "*FAQ entries waiting for your review ({count})*"},
+    "pending_line": {"ja": "• #{id} [{status}] {question}", "en": "• #{id} [{status}] {question}"},
+    "pending_others": {
+        "ja": "ほかに {others} 件ありますが、引用文書を読めないため表示していません。",
+        "en": "{others} more cite documents you may not read: not shown.",
+    },
+    "nothing_to_review": {
+        "ja": "あなたが確認できる FAQ はありません（確認待ちは全体で {others} 件）。",
+        "en": "No FAQ entry is waiting for you ({others} waiting in all).",
+    },
+    "admin_usage": {
+        "ja": "`/kura faq review` · `/kura faq approve ID` · `/kura faq reject ID` · `/kura faq edit ID 新しい回答…`",
+        "en": "`/kura faq review` · `/kura faq approve ID` · `/kura faq reject ID` · `/kura faq edit ID new answer…`",
+    },
     "page_title": {"ja": "よくある質問", "en": "Frequently asked questions"},
     "no_entry": {"ja": "FAQ #{id} はありません。", "en": "There is no FAQ entry #{id}."},
     "not_reviewer": {

@@ -55,7 +55,7 @@ class RefreshReport:
     known: list[dict[str, object]] = field(default_factory=list)
     not_drafted: list[dict[str, object]] = field(default_factory=list)
     stale: list[dict[str, object]] = field(default_factory=list)
-    gaps: list[dict[str, object]] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
     notified: list[dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -147,7 +147,7 @@ class FaqService:
         await self._draft(asked, groups, report)
         verify = self._policy.current().faq.verify_every_days
         report.stale = [{"id": i, "reason": why} for i, why in await self.store.mark_stale(verify)]
-        report.gaps = [asdict(g) for g in await self.gaps(asked, matrix)]
+        report.gaps = await self.gaps(asked, matrix)
         if notify:
             report.notified = await self.notify(actor)
         report.seconds = round(time.perf_counter() - started, 2)

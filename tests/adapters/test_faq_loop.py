@@ -130,9 +130,8 @@ async def test_refresh_drafts_what_enough_people_asked_with_sources(world: World
 
 async def test_frequent_questions_answered_badly_are_content_gaps(world: World) -> None:
     (gap,) = world.first.gaps
-    assert gap["askers"] == 3
-    assert gap["thumbs_down"] == 3
-    assert "Wi-Fi" in str(gap["question"])
+    assert (gap.askers, gap.thumbs_down, gap.no_sources) == (3, 3, 0)
+    assert "Wi-Fi" in gap.question
     assert [n["reason"] for n in world.first.not_drafted] == ["no document its askers may read answers it (a gap)"]
 
 
