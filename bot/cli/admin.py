@@ -6,17 +6,21 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError, ModelUnavailable
 from bot.identity import FileDirectory
 from bot.settings import KuraSettings
+from bot.sources import ProgressFactory, source_access
 from bot.wiring import Runtime, default_directory_file, default_policy_file, load_configured_policy, open_runtime
 from knowledge.access import LEVELS, AccessInfo
 from llm.catalog import CATALOG, get_local_model
@@ -26,6 +30,7 @@ from policies.loader import check_policy_text
 
 if TYPE_CHECKING:
     from knowledge import IngestReport
+    from knowledge.ingest import ProgressCallback
 
 __all__ = [
     "db_upgrade",
@@ -35,7 +40,9 @@ __all__ = [
     "policy_check",
     "policy_explain",
     "print_ingest_report",
+    "progress_bar",
     "run_ingest",
+    "terminal_progress",
 ]
 
 
@@ -49,15 +56,11 @@ def _default_access(args: argparse.Namespace) -> AccessInfo | None:
     return AccessInfo(tuple(sorted(set(args.allow))), LEVELS.index(args.classification))
 
 
-async def run_ingest(rt: Runtime, path: Path, default: AccessInfo | None, console: Console | None) -> IngestReport:
-    """Ingest with a progress bar when stderr is a terminal."""
-    if not await asyncio.to_thread(Path.exists, path):
-        raise InputError(f"{path}: no such file or folder")
-    if console is None or not sys.stderr.isatty():
-        return await rt.ingestor.ingest(path, default_access=default)
-    total = len(await asyncio.to_thread(lambda: rt.ingestor.files(path.resolve())))
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[ProgressCallback]:
+    """A transient bar on stderr that advances once per file, showing its outcome and path."""
     columns = (
-        TextColumn("ingest"),
+        TextColumn(escape(label)),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -65,11 +68,24 @@ async def run_ingest(rt: Runtime, path: Path, default: AccessInfo | None, consol
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("", total=total)
-        return await rt.ingestor.ingest(
-            path,
-            default_access=default,
-            progress=lambda rel, outcome: bar.update(task, advance=1, description=f"{outcome}: {rel}"),
-        )
+        yield lambda rel, outcome: bar.update(task, advance=1, description=f"{outcome}: {rel}")
+
+
+def terminal_progress(console: Console | None) -> ProgressFactory | None:
+    """The progress bar for syncs when there is a console to show it and stderr is a terminal."""
+    return progress_bar if console is not None and sys.stderr.isatty() else None
+
+
+async def run_ingest(rt: Runtime, path: Path, default: AccessInfo | None, console: Console | None) -> IngestReport:
+    """Ingest with a progress bar when stderr is a terminal."""
+    if not await asyncio.to_thread(Path.exists, path):
+        raise InputError(f"{path}: no such file or folder")
+    bar = terminal_progress(console)
+    if bar is None:
+        return await rt.ingestor.ingest(path, default_access=default)
+    total = len(await asyncio.to_thread(lambda: rt.ingestor.files(path.resolve())))
+    with bar("ingest", total) as tell:
+        return await rt.ingestor.ingest(path, default_access=default, progress=tell)
 
 
 def print_ingest_report(report: IngestReport, console: Console) -> None:
@@ -90,10 +106,19 @@ async def ingest(settings: KuraSettings, args: argparse.Namespace) -> int:
     """``kura ingest PATH``."""
     default = _default_access(args)
     console = Console(highlight=False)
+    path = Path(args.path)
     async with open_runtime(settings) as rt:
-        report = await run_ingest(rt, Path(args.path), default, None if args.json else console)
+        source = None
+        if await asyncio.to_thread(path.is_dir):
+            # A folder ingested is a source: later syncs (and `kura sources list`) know it.
+            source = await rt.sources.ensure(path, default)
+            default = default or source_access(source)
+        report = await run_ingest(rt, path, default, None if args.json else console)
+        if source is not None:
+            await rt.sources.record(source.name, report)
     if args.json:
-        print(json.dumps(asdict(report) | {"counts": report.counts()}, ensure_ascii=False))
+        name = source.name if source else None
+        print(json.dumps(asdict(report) | {"counts": report.counts(), "source": name}, ensure_ascii=False))
     else:
         print_ingest_report(report, console)
     return 0

@@ -155,7 +155,8 @@ async def faq_refresh(settings: KuraSettings, args: argparse.Namespace) -> int:
     async with open_runtime(settings, with_model=True) as rt:
         synced: list[dict[str, object]] = []
         if not args.no_sync:
-            synced = [result.as_json() for result in await rt.sources.sync(None)]
+            # Staleness is refresh's own step (4), reported there.
+            synced = [result.as_json() for result in await rt.sources.sync(None, mark_stale=False)]
         async with attached(rt, settings, set() if args.no_notify else {"slack", "teams"}):
             report = await rt.faq.refresh(notify=not args.no_notify, actor="cli:faq-refresh")
         report.synced = synced

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,11 +19,15 @@ from bot.core.ports import Directory, PolicySource
 from bot.errors import InputError, Language
 from bot.jobs.service import make_spec
 from bot.jobs.text import run_summary, schedule_summary
-from knowledge import Ingestor, KnowledgeStore
+from knowledge import KnowledgeStore
 from policies import ChannelKind, Request, decide, explain
 
 if TYPE_CHECKING:
+    from bot.faq.admin import FaqAdmin
     from bot.jobs.service import ScheduleService
+    from bot.sources import SourceService, SyncRun
+    from knowledge import IngestReport
+    from knowledge.sources_store import SourceRecord
 
 __all__ = ["AdminCommand", "AdminReply", "AdminService"]
 
@@ -64,18 +68,20 @@ class AdminService:
         policy: PolicySource,
         audit: AuditStore,
         store: KnowledgeStore,
-        ingestor: Ingestor,
+        sources: SourceService,
         *,
         model_name: str,
         sync_roots: Sequence[Path] = (),
         in_flight: dict[str, int] | None = None,
         schedules: ScheduleService | None = None,
+        faq: FaqAdmin | None = None,
     ) -> None:
         self._directory = directory
+        self._faq = faq
         self._policy = policy
         self._audit = audit
         self._store = store
-        self._ingestor = ingestor
+        self._registry = sources
         self._model = model_name
         self._sync_roots = [p.resolve() for p in sync_roots]
         self._in_flight = in_flight if in_flight is not None else {}
@@ -127,7 +133,9 @@ class AdminService:
         if verb == "sources":
             return await self._sources(lang)
         if verb == "sync":
-            return await self._sync(rest, lang)
+            return await self._sync(rest, lang, email)
+        if verb == "faq" and self._faq is not None:
+            return await self._faq.run(rest, email, command.platform, lang)
         if verb == "policy" and rest[:1] == ("explain",) and len(rest) >= 2:
             return await self._explain(rest[1], rest[2] if len(rest) > 2 else None, lang)
         if verb == "audit" and rest[:1] == ("verify",):
@@ -156,42 +164,54 @@ class AdminService:
         return text + await self._schedule_lines(brief=True, lang=lang)
 
     async def _sources(self, lang: Language) -> str:
-        rows = await self._store.sources()
+        rows = await self._registry.list()
         if not rows:
             return admin_text("no_sources", lang)
         lines = [admin_text("sources_title", lang)]
         for r in rows:
-            when = r.last_ingested.strftime("%Y-%m-%d %H:%M UTC") if r.last_ingested else admin_text("never", lang)
+            when = r.synced_at.strftime("%Y-%m-%d %H:%M %Z") if r.synced_at else admin_text("never", lang)
+            if r.last_report and "error" in r.last_report:
+                when += admin_text("last_sync_failed", lang)
             lines.append(
-                admin_text("source_line", lang, root=r.root, documents=r.documents, chunks=r.chunks, when=when)
+                admin_text(
+                    "source_line", lang, name=r.name, path=r.path, documents=r.documents, chunks=r.chunks, when=when
+                )
             )
         return "\n".join(lines)
 
-    async def _sync(self, rest: tuple[str, ...], lang: Language) -> str:
-        known = [Path(r.root) for r in await self._store.sources()]
+    async def _sync(self, rest: tuple[str, ...], lang: Language, email: str | None) -> str:
+        """``sync`` (every source), ``sync NAME`` or ``sync PATH`` (a registered folder, or one under a
+        configured sync root, registered first); counts per source, never file names but refused ones
+        (admins only), and how many FAQ entries went back to review."""
         if rest:
-            target = await asyncio.to_thread(Path(rest[0]).resolve)
-            if not await self._may_sync(target, known):
-                return admin_text("not_a_sync_root", lang, path=target)
-            targets = [target]
+            source = await self._source_for(rest[0], email)
+            if isinstance(source, str):
+                return admin_text(source, lang, path=rest[0])
+            run = await self._registry.sync(source.name)
         else:
-            targets = known
-        lines = []
-        for target in targets:
-            try:
-                report = await self._ingestor.ingest(target)
-            except FileNotFoundError:
-                lines.append(admin_text("no_such_folder", lang, path=target))
-                continue
-            counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v) or "nothing"
-            lines.append(f"• `{target}`: {counts} ({report.seconds:.1f}s)")
-            lines.extend(f"   refused `{path}`: {reason}" for path, reason in report.refused[:10])
-        return "\n".join([admin_text("sync_title", lang), *lines]) if lines else admin_text("nothing_to_sync", lang)
+            run = await self._registry.sync()
+        if not run.sources:
+            return admin_text("nothing_to_sync", lang)
+        return _sync_text(run, lang)
 
-    async def _may_sync(self, target: Path, known: list[Path] | None = None) -> bool:
-        """Admins in chat may ingest known sources and folders under the configured sync roots only."""
-        if known is None:
-            known = [Path(r.root) for r in await self._store.sources()]
+    async def _source_for(self, word: str, email: str | None) -> SourceRecord | str:
+        """The source a ``/kura sync`` argument names, or the catalogue key saying why there is none."""
+        found = await self._registry.store.get(word)
+        if found is not None:
+            return found
+        target = await asyncio.to_thread(Path(word).resolve)
+        found = await self._registry.store.by_path(str(target))
+        if found is not None:
+            return found
+        if not await self._may_sync(target):
+            return "not_a_sync_root"
+        if not await asyncio.to_thread(target.is_dir):
+            return "no_such_folder"
+        return await self._registry.ensure(target, by=email)
+
+    async def _may_sync(self, target: Path) -> bool:
+        """Admins in chat may sync known sources and folders under them or the configured sync roots only."""
+        known = [Path(r.path) for r in await self._registry.list()]
         return any(target == a or a in target.parents for a in [*known, *self._sync_roots])
 
     async def _schedule(self, rest: tuple[str, ...], command: AdminCommand, email: str | None) -> str:
@@ -244,10 +264,17 @@ class AdminService:
         spec = make_spec(
             kind, name, " ".join(cron), timezone, params=params, target=target, owner=email, enabled=enabled
         )
-        if spec.kind == "sync" and not await self._may_sync(await asyncio.to_thread(Path(spec.params["path"]).resolve)):
-            raise InputError(f"`{spec.params['path']}` is not a known source or under a configured sync root")
+        if spec.kind == "sync":
+            await self._check_sync(spec.params)
         added = await schedules.store.add(spec)
         return admin_text("schedule_added", lang, name=added.name, summary=schedule_summary(added))
+
+    async def _check_sync(self, params: Mapping[str, str]) -> None:
+        """A sync scheduled in chat names a registered source, or a folder an admin may sync."""
+        if "source" in params:
+            await self._registry.get(params["source"])
+        elif not await self._may_sync(await asyncio.to_thread(Path(params["path"]).resolve)):
+            raise InputError(f"`{params['path']}` is not a known source or under a configured sync root")
 
     async def _schedule_lines(self, *, brief: bool, lang: Language) -> str:
         """Schedules with their last run and last failure (``brief``: one line each, for status)."""
@@ -296,3 +323,24 @@ class AdminService:
                 f"{'allowed' if r.allowed else 'denied:' + r.reason_code} {r.status} `{r.id[:8]}`"
             )
         return "\n".join(lines)
+
+
+def _counts(report: IngestReport, lang: Language) -> str:
+    """Files per outcome, in the admin's language."""
+    counts = [admin_text(f"outcome_{k}", lang, n=v) for k, v in report.counts().items() if v]
+    return ", ".join(counts) or admin_text("sync_nothing", lang)
+
+
+def _sync_text(run: SyncRun, lang: Language) -> str:
+    """A sync's reply: one line per source (refused files named: admins may see every path)."""
+    lines = [admin_text("sync_title", lang)]
+    for result in run:
+        if result.report is None:
+            lines.append(admin_text("sync_failed", lang, name=result.name, path=result.path))
+            continue
+        report = result.report
+        counts = _counts(report, lang)
+        lines.append(admin_text("sync_line", lang, name=result.name, counts=counts, seconds=report.seconds))
+        lines.extend(admin_text("sync_refused", lang, path=p, reason=why) for p, why in report.refused[:10])
+    lines.append(admin_text("sync_stale", lang, count=len(run.stale)))
+    return "\n".join(lines)

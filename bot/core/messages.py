@@ -200,29 +200,31 @@ _ADMIN: dict[str, dict[Language, str]] = {
         "en": """*Kura admin commands* (`/kura …`, admins only; replies are visible to you alone)
 • `help` — this list
 • `status` — model, database, index size, requests in progress, schedules
-• `sources` — knowledge sources with document counts and last sync
-• `sync [PATH]` — re-ingest one source (or all known sources)
+• `sources` — registered knowledge sources with document counts and last sync
+• `sync [NAME|PATH]` — sync one source (or all); a folder under a sync root is registered first
+• `faq review` — FAQ entries waiting for your review; `faq approve|reject ID`, `faq edit ID new answer…`
 • `policy explain @user [#channel]` — a decision for that user, and every rule that fired
 • `audit verify` — check the audit hash chain
 • `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
 • `schedule list` — scheduled jobs with their last run and last failure
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
 add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, checkpoint, sync with \
-path=FOLDER, ask with question=… and a target)
+source=NAME or path=FOLDER, ask with question=… and a target, faq_refresh)
 • `schedule remove NAME` — remove a job and its runs
 • `schedule run-now NAME` — run a job once now and show its outcome""",
         "ja": """*Kura 管理コマンド*（`/kura …`、管理者のみ。返信はあなたにだけ表示されます）
 • `help` — この一覧
 • `status` — モデル、データベース、索引の規模、処理中の質問、スケジュール
-• `sources` — ナレッジソースと文書数、最終同期
-• `sync [PATH]` — ソースを再取り込み（省略時は既知のすべて）
+• `sources` — 登録済みのナレッジソースと文書数、最終同期
+• `sync [NAME|PATH]` — ソースを同期（省略時はすべて）。同期ルート下のフォルダーは先に登録
+• `faq review` — あなたの確認待ちの FAQ。`faq approve|reject ID`、`faq edit ID 新しい回答…`
 • `policy explain @user [#channel]` — そのユーザーへの判定と、適用されたすべてのルール
 • `audit verify` — 監査ログのハッシュチェーンを検証
 • `audit recent [@user]` — 直近 10 件の監査記録（`audit_export` 権限が必要）
 • `schedule list` — スケジュールと前回の実行・前回の失敗
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
 ジョブを追加（CRON は crontab の 5 項目、先頭に秒を加えた 6 項目も可。種類: retention、checkpoint、\
-path=FOLDER の sync、question=… と target を指定する ask）
+source=NAME か path=FOLDER の sync、question=… と target を指定する ask、faq_refresh）
 • `schedule remove NAME` — ジョブとその実行記録を削除
 • `schedule run-now NAME` — ジョブを今すぐ 1 回実行して結果を表示""",
     },
@@ -237,20 +239,40 @@ path=FOLDER の sync、question=… と target を指定する ask）
         "• 索引: 文書 {documents} 件、チャンク {chunks} 件（`{embedding}`）\n• 処理中の質問: {busy}",
     },
     "no_sources": {
-        "en": "No knowledge sources yet. `kura ingest PATH` or `/kura sync PATH` adds one.",
-        "ja": "ナレッジソースはまだありません。`kura ingest PATH` か `/kura sync PATH` で追加できます。",
+        "en": "No knowledge sources yet. `kura sources add PATH` or `/kura sync PATH` adds one.",
+        "ja": "ナレッジソースはまだありません。`kura sources add PATH` か `/kura sync PATH` で追加できます。",
     },
     "sources_title": {"en": "*Knowledge sources*", "ja": "*ナレッジソース*"},
     "source_line": {
-        "en": "• `{root}` — {documents} documents, {chunks} chunks, last sync {when}",
-        "ja": "• `{root}` — 文書 {documents} 件、チャンク {chunks} 件、最終同期 {when}",
+        "en": "• `{name}` `{path}` — {documents} documents, {chunks} chunks, last sync {when}",
+        "ja": "• `{name}` `{path}` — 文書 {documents} 件、チャンク {chunks} 件、最終同期 {when}",
     },
+    "last_sync_failed": {"en": " (the last attempt failed)", "ja": "（前回の試行は失敗）"},
     "never": {"en": "never", "ja": "なし"},
     "not_a_sync_root": {
-        "en": "`{path}` is not a known source or under a configured sync root; nothing was ingested.",
-        "ja": "`{path}` は既知のソースでも、設定された同期ルートの下でもありません。何も取り込んでいません。",
+        "en": "`{path}` is not a source's name, a known source or under a configured sync root; nothing was synced.",
+        "ja": "`{path}` はソース名でも既知のソースでも、設定された同期ルートの下でもありません。何も同期していません。",
     },
     "sync_title": {"en": "*Sync*", "ja": "*同期*"},
+    "sync_line": {"en": "• `{name}`: {counts} ({seconds:.1f}s)", "ja": "• `{name}`: {counts}（{seconds:.1f} 秒）"},
+    "sync_refused": {"en": "   refused `{path}`: {reason}", "ja": "   取り込めません `{path}`: {reason}"},
+    "sync_failed": {
+        "en": "• `{name}`: the folder `{path}` is missing or unreadable; nothing of it was synced",
+        "ja": "• `{name}`: フォルダー `{path}` がないか読めません。このソースは同期していません",
+    },
+    "sync_stale": {
+        "en": "{count} FAQ entries sent back to review.",
+        "ja": "FAQ {count} 件をレビューに戻しました。",
+    },
+    "sync_nothing": {"en": "no files", "ja": "ファイルなし"},
+    "outcome_added": {"en": "added {n}", "ja": "追加 {n}"},
+    "outcome_changed": {"en": "changed {n}", "ja": "変更 {n}"},
+    "outcome_access_updated": {"en": "access updated {n}", "ja": "権限更新 {n}"},
+    "outcome_unchanged": {"en": "unchanged {n}", "ja": "変更なし {n}"},
+    "outcome_removed": {"en": "removed {n}", "ja": "削除 {n}"},
+    "outcome_refused": {"en": "refused {n}", "ja": "取り込み不可 {n}"},
+    "outcome_withdrawn": {"en": "withdrawn {n}", "ja": "提供停止 {n}"},
+    "outcome_skipped": {"en": "skipped {n}", "ja": "対象外 {n}"},
     "no_such_folder": {"en": "• `{path}`: no such folder", "ja": "• `{path}`: フォルダーがありません"},
     "nothing_to_sync": {"en": "No sources to sync.", "ja": "同期するソースがありません。"},
     "chain_intact": {
@@ -284,7 +306,10 @@ path=FOLDER の sync、question=… と target を指定する ask）
     "not_in_directory": {"en": "{user} is not in the directory.", "ja": "{user} はディレクトリに登録されていません。"},
     "no_audit_records": {"en": "No audit records.", "ja": "監査記録はありません。"},
     "recent_title": {"en": "*Recent audit records*", "ja": "*直近の監査記録*"},
-    "sync_report": {"en": "Sync of `{root}`: {counts}.", "ja": "`{root}` の同期: {counts}。"},
+    "sync_report": {
+        "en": "Sync of `{root}`: {counts}; {stale} FAQ entries sent back to review.",
+        "ja": "`{root}` の同期: {counts}。FAQ {stale} 件をレビューに戻しました。",
+    },
 }
 
 

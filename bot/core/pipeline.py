@@ -52,7 +52,7 @@ from policies import ChannelKind, Classification, Decision, Request, decide
 from policies.guards import endpoints_for
 from policies.model import Usage
 
-__all__ = ["Pipeline", "PipelineConfig", "cited_documents", "citations_of"]
+__all__ = ["Pipeline", "PipelineConfig", "citations_of", "cited_documents"]
 
 _log = logging.getLogger(__name__)
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -87,7 +87,9 @@ def citations_of(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
 CITE_MARGIN = 0.05
 
 
-def cited_documents(answer: str, candidates: tuple[Citation, ...], chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
+def cited_documents(
+    answer: str, candidates: tuple[Citation, ...], chunks: Sequence[RetrievedChunk]
+) -> tuple[Citation, ...]:
     """The documents the answer cites by number. Small models often cite nothing: then the
     documents whose best passage scored within ``CITE_MARGIN`` of the best one."""
     numbers = {int(n) for n in _CITE.findall(answer)}
@@ -282,7 +284,9 @@ class Pipeline:
             text = user_message(ModelUnavailable.code, language)
             yield await self._finish(entry, decision, "unavailable", text, (), language)
             return
-        yield await self._finish(entry, decision, "answered", answer, cited_documents(answer, candidates, chunks), language)
+        yield await self._finish(
+            entry, decision, "answered", answer, cited_documents(answer, candidates, chunks), language
+        )
 
     async def _faq_hit(self, message: InboundMessage, decision: Decision, language: Language) -> FaqHit | None:
         """The approved FAQ entry that answers a new question for this audience, if any. A follow-up

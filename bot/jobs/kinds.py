@@ -110,22 +110,34 @@ async def _checkpoint(ctx: JobContext) -> str:
 
 
 def _sync_params(params: Mapping[str, str]) -> dict[str, str]:
-    path = Path(params["path"].strip()).expanduser()
+    source, raw = params.get("source", "").strip(), params.get("path", "").strip()
+    if bool(source) == bool(raw):
+        raise InputError("sync needs the parameter path or source, one of them (--param path=FOLDER | source=NAME)")
+    if source:
+        return {"source": source}
+    path = Path(raw).expanduser()
     if not path.is_absolute():
         raise InputError(f"sync: path {params['path']!r} must be an absolute folder path")
     return {"path": str(path)}
 
 
 async def _sync(ctx: JobContext) -> str:
-    path = Path(ctx.schedule.params["path"])
-    report = await ctx.runtime.ingestor.ingest(path)
+    """Sync a registered source (a folder given by path is registered first), through the same
+    service as ``kura sources sync``: FAQ entries whose documents changed go back to review."""
+    params, sources = ctx.schedule.params, ctx.runtime.sources
+    source = params.get("source")
+    run = await (sources.sync(source) if source else sources.sync_folder(Path(params["path"]), by=ctx.schedule.owner))
+    [result] = run.sources
+    if result.report is None:
+        raise InputError(result.error or f"{result.name}: not synced")
+    report = result.report
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v) or "nothing"
-    outcome = f"{report.root}: {counts} ({report.seconds:.1f}s)"
+    outcome = f"{report.root}: {counts} ({report.seconds:.1f}s); {len(run.stale)} FAQ entries back to review"
     if ctx.schedule.target:
         # Counts only: naming files would show readers of the target documents they may not read.
         # In the owner's language (their directory entry), like any reply to them.
         language = await ctx.runtime.directory.locale(_owner(ctx)) or "en"
-        report_text = admin_text("sync_report", language, root=report.root, counts=counts)
+        report_text = admin_text("sync_report", language, root=report.root, counts=counts, stale=len(run.stale))
         return f"{outcome}; " + await _post(ctx, report_text, action="admin")
     return outcome
 
@@ -236,9 +248,9 @@ register(JobKind("checkpoint", "sign the audit chain's head and write it to KURA
 register(
     JobKind(
         "sync",
-        "re-ingest a knowledge folder (counts posted to the target, if any)",
+        "sync a source (source=NAME, or path=FOLDER); counts and FAQ entries back to review to the target, if any",
         _sync,
-        required=("path",),
+        optional=("source", "path"),
         may_target=True,
         check=_sync_params,
     )
@@ -264,5 +276,46 @@ register(
         required=("question",),
         needs_target=True,
         needs_model=True,
+    )
+)
+
+
+def _faq_params(params: Mapping[str, str]) -> dict[str, str]:
+    notify = params.get("notify", "true").strip().lower()
+    if notify not in ("true", "false"):
+        raise InputError(f"faq_refresh: notify {notify!r} must be true or false")
+    return {"notify": notify}
+
+
+async def _faq_refresh(ctx: JobContext) -> str:
+    """Sync every source, then the FAQ loop; the content-gaps digest goes to the target, if any."""
+    from bot.faq.render import gaps_digest
+
+    rt = ctx.runtime
+    synced = await rt.sources.sync(None, mark_stale=False)  # staleness is refresh's own step
+    report = await rt.faq.refresh(
+        notify=ctx.schedule.params.get("notify", "true") == "true", actor=ctx.actor, platform=ctx.platform
+    )
+    asked = sum(1 for n in report.notified if n.get("posted"))
+    outcome = (
+        f"{len(synced)} source(s) synced; {report.mined.get('questions')} questions, "
+        f"{len(report.drafted)} drafted, {len(report.stale)} back to review, {len(report.gaps)} gap(s), "
+        f"{asked} review request(s)"
+    )
+    if ctx.schedule.target:
+        language = await rt.directory.locale(_owner(ctx)) or "en"
+        return f"{outcome}; " + await _post(ctx, gaps_digest(report.gaps, language), action="admin")
+    return outcome
+
+
+register(
+    JobKind(
+        "faq_refresh",
+        "sync the sources, mine frequent questions, draft, mark stale, ask reviewers (gaps digest to the target)",
+        _faq_refresh,
+        optional=("notify",),
+        may_target=True,
+        needs_model=True,
+        check=_faq_params,
     )
 )

@@ -51,7 +51,7 @@ async def test_admins_manage_schedules_in_chat_and_employees_are_refused(db: Dat
                 StaticPolicy(load_policy_text(_POLICY)),
                 rt.audit,
                 rt.store,
-                rt.ingestor,
+                rt.sources,
                 model_name="test",
                 sync_roots=roots,
                 schedules=service,

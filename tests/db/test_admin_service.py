@@ -11,8 +11,11 @@ from bot.core.messages import admin_text
 from bot.db import Database
 from bot.errors import Language
 from bot.identity import FileDirectory
+from bot.sources import SourceService
 from bot.wiring import StaticPolicy, default_directory_file
 from knowledge import Ingestor, KnowledgeStore
+from knowledge.faq_store import FaqStore
+from knowledge.sources_store import SourceStore
 from llm import E5Embedder
 from policies import load_policy_text
 
@@ -37,12 +40,19 @@ groups:
 def _service(db: Database, audit: AuditStore) -> AdminService:
     embedder = E5Embedder(threads=1)
     store = KnowledgeStore(db.sessions, embedder.name, embedder.dim)
+    policy = StaticPolicy(load_policy_text(_POLICY))
+    sources = SourceService(
+        SourceStore(db.sessions),
+        policy,
+        ingestor=lambda: Ingestor(store, embedder),
+        faq_store=lambda: FaqStore(db.sessions, embedder.name, embedder.dim),
+    )
     return AdminService(
         FileDirectory.load(default_directory_file()),
-        StaticPolicy(load_policy_text(_POLICY)),
+        policy,
         audit,
         store,
-        Ingestor(store, embedder),
+        sources,
         model_name="test",
     )
 
