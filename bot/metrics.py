@@ -50,10 +50,15 @@ class Metrics:
         self._jobs = Counter(
             "kura_job_runs", "Scheduled job runs, by kind and outcome.", ["kind", "outcome"], registry=r
         )
+        self._faq = Counter("kura_faq_answers", "Questions answered from an approved FAQ entry.", registry=r)
 
     def request(self, platform: str, outcome: str) -> None:
         """Count one handled request (e.g. ``slack``, ``answered`` / ``refused`` / ``unavailable``)."""
         self._requests.labels(platform=_label(platform), outcome=_label(outcome)).inc()
+
+    def faq_answer(self) -> None:
+        """Count one question answered from an approved FAQ entry (no retrieval, no model)."""
+        self._faq.inc()
 
     def refusal(self, reason_code: str) -> None:
         """Count one policy refusal by its reason code."""

@@ -306,6 +306,7 @@ class Pipeline:
     ) -> AsyncIterator[PipelineEvent]:
         """Answer from an approved entry at once: no retrieval, no model."""
         entry.model, entry.endpoint, entry.tokens = f"faq:{hit.entry_id}", "faq", 0
+        self.metrics.faq_answer()
         entry.faq_sources = [
             {"faq_id": hit.entry_id, "source": s.source, "acl": list(s.acl), "classification": s.classification}
             for s in hit.sources

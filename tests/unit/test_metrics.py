@@ -31,6 +31,7 @@ def test_every_call_shows_in_the_exposition_with_bounded_labels() -> None:
         pass
     metrics.tokens(42)
     metrics.job_run("retention", "ok")
+    metrics.faq_answer()
     with metrics.in_flight():
         assert [({}, 1.0)] == _samples(metrics)["kura_requests_in_flight"]
 
@@ -43,7 +44,9 @@ def test_every_call_shows_in_the_exposition_with_bounded_labels() -> None:
         "kura_generated_tokens_total",
         "kura_requests_in_flight",
         "kura_job_runs_total",
+        "kura_faq_answers_total",
     } <= set(samples)
+    assert [({}, 1.0)] == samples["kura_faq_answers_total"]
     assert ({"platform": "slack", "outcome": "answered"}, 1.0) in samples["kura_requests_total"]
     assert [({}, 42.0)] == samples["kura_generated_tokens_total"]
     assert [({}, 0.0)] == samples["kura_requests_in_flight"]
