@@ -136,7 +136,7 @@ class FaqSettings(BaseModel):
 
     #: Cosine similarity of two asked questions' query vectors for them to count as one question
     #: (calibrated in bench/faq.py).
-    group_similarity: float = Field(default=0.9, gt=0.5, le=1)
+    group_similarity: float = Field(default=0.95, gt=0.5, le=1)
     #: New entries drafted by one refresh at most (each costs two model calls); the rest wait.
     max_drafts: int = Field(default=10, ge=0)
     #: Asked phrasings shown to the model when it writes the general question.

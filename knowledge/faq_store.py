@@ -365,10 +365,13 @@ class FaqStore:
             await session.execute(update(FaqEntry).where(FaqEntry.id == entry_id).values(owner=owner))
 
     async def counted(self, entry_id: int, asked: int, centroid: Array | None) -> None:
-        """Update how many distinct people asked (never fewer than known) and the paraphrases' centroid."""
+        """Update how many distinct people asked (never fewer than known), and give an entry written by
+        hand the paraphrases' centroid (a mined entry keeps the one it was drafted for: a later group
+        that matched it may be only a part of its question)."""
         values: dict[str, object] = {"asked": func.greatest(FaqEntry.asked, asked)}
         if centroid is not None:
-            values["centroid"] = np.asarray(centroid, dtype=np.float32)
+            vector = bindparam("centroid", np.asarray(centroid, dtype=np.float32), type_=Vector())
+            values["centroid"] = func.coalesce(FaqEntry.centroid, vector)
         async with self._sessions.begin() as session:
             await session.execute(update(FaqEntry).where(FaqEntry.id == entry_id).values(**values))
 

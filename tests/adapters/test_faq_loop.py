@@ -34,7 +34,7 @@ ALICE, BOB, CAROL, DAVE = (f"{n}@example.co.jp" for n in ("alice", "bob", "carol
 HANA, JIRO = "hana@example.co.jp", "jiro@example.co.jp"  # two more people in HR, for this module
 EXPENSES = [
     "経費精算の締め日は？",
-    "経費精算の締め日はいつ？ 連絡先は bob.tanaka@example.co.jp です",
+    "経費精算の締め日はいつ？ bob.tanaka@example.co.jp",
     "経費精算の締め日を教えて",
 ]
 PAY = ["G3の基本給は？", "G3の基本給はいくら？", "G3の基本給を教えてください"]

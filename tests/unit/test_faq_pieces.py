@@ -100,3 +100,11 @@ def test_review_buttons_name_the_entry() -> None:
         ("faq_edit", "7"),
         ("faq_reject", "7"),
     ]
+
+
+def test_pieces_of_one_question_are_joined_by_their_centres() -> None:
+    e = np.eye(6, dtype=np.float32)
+    spread = [e[0] + 0.4 * e[1], e[0] - 0.4 * e[1], e[0] + 0.4 * e[2], e[0] - 0.4 * e[2], e[3] + 0.1 * e[4], e[3]]
+    unit = np.stack([v / np.linalg.norm(v) for v in spread])
+    assert float(unit[0] @ unit[2]) < 0.95  # apart at the grouping threshold
+    assert mining.merged(unit, [[0, 1], [2, 3], [4, 5]], 0.95) == [[0, 1, 2, 3], [4, 5]]
