@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bot.faq.review import FaqReviews
     from bot.faq.service import FaqService
     from bot.minutes.service import MinutesService
+    from bot.sources import SourceService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from knowledge.faq_store import FaqStore
     from llm import ChatModel, Embedder
@@ -156,6 +157,20 @@ class Runtime:
         return FaqStore(self.database.sessions, self.embedder.name, self.embedder.dim)
 
     @cached_property
+    def sources(self) -> SourceService:
+        """The sources registry, the one way every path syncs (the ingestor and the FAQ store are
+        built when a sync runs: listing sources never loads the embedding model)."""
+        from bot.sources import SourceService
+        from knowledge.sources_store import SourceStore
+
+        return SourceService(
+            SourceStore(self.database.sessions),
+            self.policy,
+            ingestor=lambda: self.ingestor,
+            faq_store=lambda: self.faq_store,
+        )
+
+    @cached_property
     def faq_reviews(self) -> FaqReviews:
         """Reviews of FAQ entries (chat buttons, ``/kura faq``, ``kura faq approve|reject|edit``)."""
         from bot.faq.review import FaqReviews
@@ -266,6 +281,7 @@ class Runtime:
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
         from bot.core.admin import AdminService
+        from bot.faq.admin import FaqAdmin
         from bot.jobs.service import ScheduleService
 
         return AdminService(
@@ -273,11 +289,12 @@ class Runtime:
             self.policy,
             self.audit,
             self.store,
-            self.ingestor,
+            self.sources,
             model_name=self.chat.name if self.chat else "(none)",
             sync_roots=self.settings.slack.sync_roots,
             in_flight=pipeline.in_flight if pipeline else None,
             schedules=ScheduleService(self),
+            faq=FaqAdmin(self.faq_store, self.faq_reviews, self.policy, self.directory),
         )
 
     @cached_property
@@ -334,6 +351,7 @@ class Runtime:
             admin=self.make_admin(directory, pipeline),
             policy=self.policy,
             minutes=ChatMinutes(self.minutes, parts, self.policy, max_bytes=limit) if self.structured else None,
+            faq=self.faq_reviews,
         )
 
 

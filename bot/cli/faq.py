@@ -206,7 +206,12 @@ async def faq_gaps(settings: KuraSettings, args: argparse.Namespace) -> int:
         if target is not None:
             async with attached(rt, settings, {target.platform}):
                 posted = await rt.outbox.post(
-                    target.destination(), digest, owner=args.user, actor="cli:faq-gaps", action="admin", language=language
+                    target.destination(),
+                    digest,
+                    owner=args.user,
+                    actor="cli:faq-gaps",
+                    action="admin",
+                    language=language,
                 )
             delivery = {"posted": posted.posted, "to": str(target), "reason": posted.reason_code}
     if args.json:

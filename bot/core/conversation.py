@@ -7,8 +7,8 @@ the platform's ports (:class:`PlatformParts`). From then on the core decides eve
     -> pipeline (policy, retrieval, model, audit) -> public or private reply -> finish or fail
     (a message asking for minutes goes to the minutes instead of the pipeline)
 
-It also takes 👍/👎 feedback and admin commands, so an adapter has nothing to decide: it only
-translates, renders, and implements :class:`~bot.core.ports.Transport` and
+It also takes 👍/👎 feedback, admin commands and FAQ reviewers' button clicks, so an adapter has
+nothing to decide: it only translates, renders, and implements :class:`~bot.core.ports.Transport` and
 :class:`~bot.core.ports.History`.
 """
 
@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.admin import AdminCommand, AdminReply
+from bot.core.faq_words import faq_text
 from bot.core.intent import asks_for_minutes
 from bot.core.messages import catalogue_texts, error_message, say
 from bot.core.ports import (
     ChannelHistory,
     Directory,
+    FaqReview,
     FeedbackLog,
     Files,
     History,
@@ -142,9 +144,11 @@ class Conversation:
         policy: PolicySource,
         history_rules: HistoryRules = HistoryRules(),
         minutes: MinutesChat | None = None,
+        faq: FaqReview | None = None,
     ) -> None:
         self.parts = parts
         self._minutes = minutes
+        self._faq = faq
         self._ledger = ledger
         self._feedback = feedback
         self._admin = admin
@@ -258,3 +262,37 @@ class Conversation:
         if args[:1] and args[0].lower() == "minutes" and self._minutes is not None:
             return await self._minutes.command(user_ref, args[1:], language)
         return await self._admin.handle(AdminCommand(self.platform, user_ref, args, channel_id, language))
+
+    async def faq_review(self, user_ref: str, entry_id: int, verdict: str, answer: str | None = None) -> str:
+        """A reviewer's click on an FAQ entry's button (``approve``, ``edit`` with ``answer``,
+        ``reject``), as the platform's user: done or refused by the FAQ service, audited either
+        way; the one line to show them."""
+        language = await self.language_of(user_ref)
+        if self._faq is None:
+            _log.warning("faq review without an faq service platform=%s", self.platform)
+            return error_message("internal", language)
+        try:
+            user = await self.parts.directory.user(user_ref)
+            if user is None:
+                return faq_text("unknown_reviewer", language)
+            return await self._faq.review(
+                user.email, entry_id, verdict, answer=answer, platform=self.platform, language=language
+            )
+        except UpstreamError as exc:
+            _log.warning("faq review failed platform=%s error=%s", self.platform, exc.code)
+            return error_message(exc.code, language)
+        except SQLAlchemyError:
+            _log.exception("faq review failed platform=%s", self.platform)
+            return error_message(DatabaseUnavailable.code, language)
+
+    async def faq_answer(self, user_ref: str, entry_id: int) -> str | None:
+        """The entry's answer to prefill an edit box, or None when this person may not review it
+        (or it cannot be told now): then the click is refused through :meth:`faq_review`."""
+        if self._faq is None:
+            return None
+        try:
+            user = await self.parts.directory.user(user_ref)
+            return None if user is None else await self._faq.current_answer(user.email, entry_id)
+        except (UpstreamError, SQLAlchemyError) as exc:
+            _log.warning("faq answer lookup failed platform=%s error=%s", self.platform, type(exc).__name__)
+            return None

@@ -34,6 +34,11 @@ FAQ_WORDS: dict[str, dict[Language, str]] = {
     "button_approve": {"ja": "承認", "en": "Approve"},
     "button_edit": {"ja": "編集", "en": "Edit"},
     "button_reject": {"ja": "却下", "en": "Reject"},
+    "reject_confirm": {
+        "ja": "FAQ #{id} を却下しますか？ 今後使われることも、再び下書きされることもありません。",
+        "en": "Reject FAQ #{id}? It will not be used or drafted again.",
+    },
+    "cancel": {"ja": "キャンセル", "en": "Cancel"},
     "edit_title": {"ja": "FAQ #{id} の回答を編集", "en": "Edit FAQ #{id}"},
     "edit_label": {"ja": "回答", "en": "Answer"},
     "edit_submit": {"ja": "保存して承認", "en": "Save and approve"},

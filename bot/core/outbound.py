@@ -22,7 +22,7 @@ from bot.core.conversation import PlatformParts, choose_language
 from bot.core.messages import refusal_message
 from bot.core.ports import AuditLog, PolicySource
 from bot.core.sanitize import sanitize_answer
-from bot.core.types import Citation, Destination, InboundMessage, PostResult, Reply, SourceRef
+from bot.core.types import Citation, Destination, InboundMessage, PostResult, Reply, ReplyAction, SourceRef
 from bot.errors import Language, UpstreamError
 from policies import Decision, Policy, Request, decide
 from policies.engine import Reader, audience, reader_of
@@ -92,6 +92,7 @@ class Outbox:
         sources: Sequence[SourceRef] = (),
         language: Language | None = None,
         subject: str = "",
+        actions: Sequence[ReplyAction] = (),
     ) -> PostResult:
         """Post ``text`` (drawn from ``sources``) to ``to`` as ``actor`` for ``owner`` (an email).
 
@@ -104,6 +105,7 @@ class Outbox:
             sources: the documents the text drew on; every reader must be allowed to read each.
             language: the message's language (refusal words); detected from the text when None.
             subject: what the post is, for the audit record.
+            actions: buttons under the message (e.g. an FAQ reviewer's approve / edit / reject).
 
         Returns:
             Whether it was posted and why not; the audit record's id either way (when it could be written).
@@ -124,7 +126,7 @@ class Outbox:
         result = await self._record(to, decision, "posted", clean, owner, actor, action, sources, subject, started)
         if result.audit_id is None:
             return result  # nothing leaves Kura without its record
-        reply = Reply("answered", clean, citations, decision, None, lang)
+        reply = Reply("answered", clean, citations, decision, None, lang, actions=tuple(actions))
         return await self._deliver(parts, to, reply, result.audit_id, actor, owner, action, started)
 
     async def ask(self, question: str, *, to: Destination, owner: str, actor: str) -> PostResult:

@@ -186,6 +186,9 @@ class ReplyAction:
     name: str
     value: str
     label: str
+    #: The text to prefill an edit box with, where the platform shows it with the message (a Teams
+    #: card's input; Slack opens its dialog on the click and asks for the text then).
+    edit_text: str = ""
 
 
 @dataclass(frozen=True)

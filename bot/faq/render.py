@@ -48,7 +48,8 @@ def review_actions(entry: FaqView, language: Language) -> tuple[ReplyAction, ...
     """Approve, edit and reject buttons for ``entry``."""
     value = str(entry.id)
     return tuple(
-        ReplyAction(f"faq_{verb}", value, faq_text(f"button_{verb}", language))
+        # The edit button carries the answer for platforms that edit in place (a Teams card's box).
+        ReplyAction(f"faq_{verb}", value, faq_text(f"button_{verb}", language), entry.answer if verb == "edit" else "")
         for verb in ("approve", "edit", "reject")
     )
 

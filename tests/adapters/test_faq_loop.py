@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.audit.models import AuditRecord
+from bot.core.admin import AdminCommand
 from bot.core.types import InboundMessage, Reply
 from bot.faq.service import RefreshReport
 from bot.settings import PolicySettings
@@ -209,3 +210,21 @@ async def test_reviews_are_audited_and_rejected_entries_are_not_drafted_again(wo
     async with world.rt.database.sessions() as session:
         reviews = list(await session.scalars(select(AuditRecord).where(AuditRecord.action == "faq_review")))
     assert {(r.user_email, r.allowed) for r in reviews} >= {(CAROL, True), (DAVE, False), (ALICE, False)}
+
+
+async def test_admins_review_in_chat_with_kura_faq(world: World) -> None:
+    admin = world.rt.make_admin(world.rt.directory)
+    entry_id = world.entry_for("経費")  # stale since its document changed (test above)
+    listed = await admin.handle(AdminCommand("cli", DAVE, ("faq", "review"), language="en"))
+    assert listed.allowed
+    assert f"#{entry_id} [stale] 経費精算の締め日はいつですか？ — handbook/経費精算.md changed" in listed.text
+    assert "G3" not in listed.text  # cites HR documents dave may not read
+    refused = await admin.handle(AdminCommand("cli", ALICE, ("faq", "approve", str(entry_id)), language="en"))
+    assert not refused.allowed
+    done = await admin.handle(
+        AdminCommand("cli", DAVE, ("faq", "edit", str(entry_id), "毎月20日です。"), language="en")
+    )
+    assert done.text == f"FAQ #{entry_id} has your answer and is approved."
+    served = await world.ask(BOB, "経費精算の締め日はいつ？")
+    assert served.faq_id == entry_id
+    assert served.text.startswith("毎月20日です。")

@@ -30,7 +30,9 @@ async def _doc(store: KnowledgeStore, path: str, acl: tuple[str, ...], level: in
 
 async def _entry(faq: FaqStore, docs: tuple[int, ...], vector: np.ndarray, status: str = "approved") -> int:
     return await faq.add(
-        NewEntry("Q?", "A.", "en", status, "manual", "carol@example.co.jp", 3, vector, None, docs, "carol@example.co.jp")
+        NewEntry(
+            "Q?", "A.", "en", status, "manual", "carol@example.co.jp", 3, vector, None, docs, "carol@example.co.jp"
+        )
     )
 
 
@@ -41,12 +43,14 @@ async def test_an_entry_is_served_only_to_readers_of_every_source(db: Database) 
     hr_entry = await _entry(faq, (pay, leave), _v(1, 0, 0))
     staff_entry = await _entry(faq, (leave,), _v(0, 1, 0))
     hit = await faq.match(_v(1, 0.05, 0), [HR], CONFIDENTIAL, 0.9)
-    assert hit is not None and hit.entry.id == hr_entry
+    assert hit is not None
+    assert hit.entry.id == hr_entry
     assert await faq.match(_v(1, 0.05, 0), [SALES], CONFIDENTIAL, 0.9) is None
     assert await faq.match(_v(1, 0.05, 0), [HR], INTERNAL, 0.9) is None  # clearance too
     assert await faq.match(_v(1, 0.05, 0), [HR, SALES], CONFIDENTIAL, 0.9) is None  # a channel with both
     both = await faq.match(_v(0, 1, 0.05), [HR, SALES], INTERNAL, 0.9)
-    assert both is not None and both.entry.id == staff_entry
+    assert both is not None
+    assert both.entry.id == staff_entry
     assert await faq.match(_v(0, 0, 1), [HR], CONFIDENTIAL, 0.9) is None  # nothing close enough
     assert {staff_entry} == await faq.readable([hr_entry, staff_entry], [SALES], CONFIDENTIAL)
 
@@ -60,7 +64,8 @@ async def test_a_changed_source_stops_serving_and_goes_back_to_review(db: Databa
     assert await faq.match(_v(1, 0, 0), [SALES], INTERNAL, 0.9) is None  # before any refresh
     assert [(entry, "handbook/leave.md changed")] == await faq.mark_stale(180)
     view = await faq.get(entry)
-    assert view is not None and view.status == "stale"
+    assert view is not None
+    assert view.status == "stale"
     assert await faq.approve(entry, "carol@example.co.jp")  # re-verified against the new text
     assert await faq.match(_v(1, 0, 0), [SALES], INTERNAL, 0.9) is not None
 
@@ -82,7 +87,8 @@ async def test_nearest_and_asked_vectors(db: Database) -> None:
     a = await _doc(store, "a.md", ("group:all-staff",), INTERNAL)
     entry = await _entry(faq, (a,), _v(1, 0, 0), status="rejected")
     near = await faq.nearest(_v(1, 0.1, 0), 0.9)
-    assert near is not None and near[:2] == (entry, "rejected")
+    assert near is not None
+    assert near[:2] == (entry, "rejected")
     await faq.keep_asked(["r1", "r2"], {"r1": _v(1, 0, 0), "r2": _v(0, 1, 0)})
     assert {"r1", "r2"} == set(await faq.asked_vectors(["r1", "r2", "r3"]))
     await faq.keep_asked(["r2"], {})

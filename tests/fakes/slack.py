@@ -86,6 +86,9 @@ class FakeSlack(WebApiMethods):
         self._failures: dict[str, deque[str]] = {}
         self._response_urls: set[str] = set()
         self._tickets: set[str] = set()
+        self._triggers: set[str] = set()
+        #: Modals opened with ``views.open``, by view id.
+        self.views: dict[str, JSON] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._pending_acks: dict[str, asyncio.Future[JSON]] = {}
         self._call_arrived = asyncio.Event()
@@ -112,6 +115,7 @@ class FakeSlack(WebApiMethods):
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
             "assistant.threads.setStatus": self._assistant_threads_set_status,
+            "views.open": self._views_open,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -209,6 +213,67 @@ class FakeSlack(WebApiMethods):
         hook = uuid.uuid4().hex
         self._response_urls.add(hook)
         return f"http://127.0.0.1:{self.port}/response/{hook}"
+
+    def _trigger(self) -> str:
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+        self._triggers.add(trigger)
+        return trigger
+
+    def _person(self, user: str) -> JSON:
+        name = self.users[user].name or user.lower()
+        return {"id": user, "username": name, "name": name, "team_id": self.team_id}
+
+    def block_actions(self, user: str, message: JSON, action_id: str) -> JSON:
+        """An ``interactive`` ``block_actions`` payload: ``user`` clicked the button ``action_id`` of
+        ``message`` (a stored message, as :meth:`messages` returns it), with a fresh ``response_url``
+        and a ``trigger_id`` that :meth:`_views_open` takes once."""
+        block, button = next(
+            (b, e)
+            for b in message.get("blocks") or []
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e.get("action_id") == action_id
+        )
+        channel = str(message["channel"])
+        return {
+            "type": "block_actions",
+            "user": self._person(user),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": self._trigger(),
+            "team": {"id": self.team_id, "domain": "kura-test"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "directmessage" if channel.startswith("D") else channel.lower()},
+            "message": self._wire(message),
+            "state": {"values": {}},
+            "response_url": self.response_url(),
+            "actions": [{**button, "block_id": block.get("block_id"), "action_ts": f"{time.time():.6f}"}],
+        }
+
+    def view_submission(self, user: str, view_id: str, values: dict[str, dict[str, str]]) -> JSON:
+        """An ``interactive`` ``view_submission`` payload: ``user`` submitted the modal ``view_id``
+        (opened with ``views.open``) having typed ``values`` (``{block_id: {action_id: text}}``)."""
+        view = copy.deepcopy(self.views[view_id])
+        view["state"] = {
+            "values": {
+                block: {action: {"type": "plain_text_input", "value": text} for action, text in inputs.items()}
+                for block, inputs in values.items()
+            }
+        }
+        return {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "kura-test"},
+            "user": self._person(user),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self._trigger(),
+            "view": view,
+            "response_urls": [],
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def messages(self, channel: str) -> list[JSON]:
         """Messages stored for ``channel``, in post order (copies)."""

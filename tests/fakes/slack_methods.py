@@ -34,6 +34,8 @@ class WebApiMethods:
     _messages: list[JSON]
     _last_ts_micros: int
     _tickets: set[str]
+    _triggers: set[str]
+    views: dict[str, JSON]
     history_page_cap: int | None
 
     @property
@@ -415,6 +417,32 @@ class WebApiMethods:
             message["blocks"] = params["blocks"]
         message["streaming"] = False
         return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": self._wire(message)}
+
+    def _views_open(self, params: JSON) -> JSON:
+        """A modal opened on a click: the trigger id of an interactive payload (once only), and a
+        modal with a title and blocks; the opened view (with its id and an empty state) is kept."""
+        trigger, view = str(params.get("trigger_id") or ""), params.get("view")
+        if trigger not in self._triggers:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        self._triggers.discard(trigger)
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title") or not view.get("blocks"):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = "V" + uuid.uuid4().hex[:10].upper()
+        opened: JSON = {
+            "private_metadata": "",
+            "callback_id": "",
+            **view,
+            "id": view_id,
+            "team_id": self.team_id,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "state": {"values": {}},
+            "hash": uuid.uuid4().hex[:16],
+            "root_view_id": view_id,
+            "previous_view_id": None,
+        }
+        self.views[view_id] = opened
+        return {"ok": True, "view": opened}
 
     def _assistant_threads_set_status(self, params: JSON) -> JSON:
         if not params.get("channel_id") or not params.get("thread_ts"):

@@ -1,20 +1,32 @@
 """The Bolt app: listeners that translate Slack events and hand them to the core's conversation.
 
-Bolt acks Events API deliveries before these listeners run; slash commands and button clicks are
-acked first thing. Everything else (dedupe, history, language, visibility, failures, feedback,
-admin commands) is the core's: :class:`bot.core.conversation.Conversation`.
+Bolt acks Events API deliveries before these listeners run; slash commands, button clicks and
+dialog submissions are acked first thing. Everything else (dedupe, history, language, visibility,
+failures, feedback, admin commands, FAQ reviews) is the core's: :class:`bot.core.conversation.Conversation`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.render import FEEDBACK_UP, plain
+from bot.adapters.slack.render import (
+    EDIT_VIEW,
+    FAQ_APPROVE,
+    FAQ_EDIT,
+    FEEDBACK_UP,
+    edit_answer,
+    edit_view,
+    plain,
+    result_section,
+    reviewed_blocks,
+)
 from bot.adapters.slack.translate import (
     admin_args,
     event_id_of,
@@ -25,9 +37,18 @@ from bot.adapters.slack.translate import (
     unwrap_edit,
 )
 from bot.core.conversation import Conversation
+from bot.core.messages import error_message
 from bot.settings import SlackSettings
 
 __all__ = ["build_app"]
+
+_log = logging.getLogger(__name__)
+_ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def entry_id_of(value: object) -> int | None:
+    """An FAQ entry id from a button's value or a dialog's metadata; None for anything else."""
+    return int(value) if isinstance(value, str) and _ENTRY_ID.match(value) else None
 
 
 def build_app(
@@ -82,5 +103,72 @@ def build_app(
         value = 1 if action["action_id"] == FEEDBACK_UP else -1
         text = await conversation.feedback(str(body["user"]["id"]), str(action["value"]), value)
         await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(re.compile(r"^kura_faq_(approve|reject)$"))
+    async def on_faq_verdict(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        entry_id = entry_id_of(action.get("value"))
+        if entry_id is None:
+            _log.info("slack faq click without an entry id")
+            return
+        verdict = "approve" if action["action_id"] == FAQ_APPROVE else "reject"
+        line = await conversation.faq_review(str(body["user"]["id"]), entry_id, verdict)
+        # The buttons give way to the outcome, so that a second click cannot happen by mistake.
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        try:
+            await client.chat_update(
+                channel=str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+                ts=str(container.get("message_ts") or message.get("ts") or ""),
+                text=str(message.get("text") or plain(line)),
+                blocks=reviewed_blocks(message.get("blocks") or [], line),
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            _log.warning("slack faq message not updated error=%s", type(exc).__name__)
+            await respond(text=plain(line), response_type="ephemeral", replace_original=False)
+
+    @app.action(FAQ_EDIT)
+    async def on_faq_edit(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        entry_id = entry_id_of(action.get("value"))
+        if entry_id is None:
+            _log.info("slack faq click without an entry id")
+            return
+        user = str(body["user"]["id"])
+        answer = await conversation.faq_answer(user, entry_id)
+        if answer is None:
+            # Not theirs to edit: the review says why, and the refused attempt is audited.
+            line = await conversation.faq_review(user, entry_id, "edit")
+            await respond(text=plain(line), response_type="ephemeral", replace_original=False)
+            return
+        language = await conversation.language_of(user)
+        try:
+            view = edit_view(entry_id, answer, language)
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        except (SlackApiError, SlackClientError) as exc:
+            _log.warning("slack faq edit dialog not opened error=%s", type(exc).__name__)
+            await respond(text=error_message("upstream", language), response_type="ephemeral", replace_original=False)
+
+    @app.view(EDIT_VIEW)
+    async def on_faq_edited(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        entry_id = entry_id_of(view.get("private_metadata"))
+        if entry_id is None:
+            _log.info("slack faq dialog without an entry id")
+            return
+        user = str(body["user"]["id"])
+        line = await conversation.faq_review(user, entry_id, "edit", answer=edit_answer(view))
+        # A dialog has no channel to answer in: the outcome goes to the reviewer's DM with Kura.
+        try:
+            opened = await client.conversations_open(users=user)
+            await client.chat_postMessage(
+                channel=str(opened["channel"]["id"]), text=plain(line), blocks=[result_section(line)]
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            _log.warning("slack faq edit outcome not delivered error=%s", type(exc).__name__)
 
     return app

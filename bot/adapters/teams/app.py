@@ -5,6 +5,8 @@
   question, or an admin command (``admin status``, or a title picked from the app's command menu),
   whose reply goes to the admin alone (their 1:1 chat with Kura);
 - 👍/👎 from Teams' feedback loop is stored against the answer's audit record;
+- a button on an FAQ review card (approve / edit with the card's edit box / reject) is the reviewer's
+  review, answered with its outcome;
 - Kura being added to a team or chat saves the conversation reference, so jobs can post there;
 - minutes asked for in an online meeting's chat are of that meeting: its Teams id is resolved to
   the Graph meeting (:mod:`bot.adapters.teams.meeting_info`) only then, so questions cost no call.
@@ -30,9 +32,11 @@ from bot.adapters.teams.stream import send_direct
 from bot.adapters.teams.translate import (
     admin_args,
     conversation_kind,
+    faq_click_of,
     feedback_of,
     installed,
     is_addressed,
+    is_faq_click,
     language_of,
     meeting_of,
     strip_mention,
@@ -107,6 +111,9 @@ class TeamsBot:
             _log.info("teams invoke not handled name=%s", str(raw.get("name"))[:60])
             await context.send_activity(_INVOKE_OK)
             return
+        if is_faq_click(raw):
+            await self._faq_click(context, raw)
+            return
         if not is_addressed(raw, bot_id):
             return
         inbound = to_inbound(raw, bot_id)
@@ -156,6 +163,16 @@ class TeamsBot:
             self._directory.seen(raw, None)
             await self._conversation.feedback(user, audit_id, value)
         await context.send_activity(_INVOKE_OK)
+
+    async def _faq_click(self, context: TurnContext, raw: Mapping[str, Any]) -> None:
+        """A reviewer's button on an FAQ review card: the review, and its outcome to them alone."""
+        click = faq_click_of(raw)
+        if click is None:
+            _log.info("teams faq click not understood")
+            return
+        self._directory.seen(raw, None)
+        line = await self._conversation.faq_review(click.user, click.entry_id, click.verdict, click.answer)
+        await self._to_asker(context, text_activity(line))
 
     async def _to_asker(self, context: TurnContext, activity: Activity) -> None:
         """A reply for the sender alone: in place in a 1:1 chat, else in their 1:1 chat with Kura."""

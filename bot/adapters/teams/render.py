@@ -1,6 +1,7 @@
 """Kura's replies as Teams activities: the answer as Teams markdown, the "AI generated" label and
 citations (Teams' citation entities: the document's title, and its path with the cited passage as
-the abstract), and the feedback loop (👍/👎 under the message).
+the abstract), and the feedback loop (👍/👎 under the message). A post with buttons (an FAQ
+reviewer's approve / edit / reject) is an Adaptive Card whose edit box holds the answer to edit.
 
 The text arrives sanitised by the core (no mentions, no links but to allowed hosts, host names
 defanged). Teams reads ``<``, ``>`` and ``&`` as HTML, so they are escaped: a ``<at>`` or a tag in a
@@ -13,14 +14,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from microsoft_agents.activity import Activity, ClientCitation, ClientCitationAppearance
+from microsoft_agents.activity import Activity, Attachment, ClientCitation, ClientCitationAppearance
 
+from bot.core.faq_words import faq_text
 from bot.core.messages import say
 from bot.core.sanitize import sanitize_label
-from bot.core.types import Reply
+from bot.core.types import Reply, ReplyAction
 from bot.errors import Language
 
-__all__ = ["answer_activity", "citations_of", "markdown", "text_activity", "thinking"]
+__all__ = [
+    "ADAPTIVE_CARD",
+    "ANSWER_INPUT",
+    "answer_activity",
+    "card_activity",
+    "citations_of",
+    "markdown",
+    "text_activity",
+    "thinking",
+]
 
 #: Teams refuses messages over about 28 KB: the text sent is kept under this many UTF-8 bytes
 #: (a Japanese character is three).
@@ -29,6 +40,14 @@ TEXT_LIMIT = 20_000
 TITLE_LIMIT = 80
 ABSTRACT_LIMIT = 160
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+#: The card's edit box: what an ``Action.Submit`` sends back with the click, under this name.
+ANSWER_INPUT = "answer"
+#: The longest answer the edit box takes (as long as a reviewer may write).
+ANSWER_LIMIT = 4000
+#: The card's text, in characters (a card travels in the same ~28 KB message as any text).
+CARD_TEXT_LIMIT = 6000
+_STYLES = {"approve": "positive", "reject": "destructive"}
 
 
 def markdown(text: str) -> str:
@@ -83,8 +102,57 @@ def text_activity(text: str, **fields: Any) -> Activity:
     return Activity(type="message", text=markdown(text), text_format="markdown", **fields)
 
 
+def _submit(action: ReplyAction, language: Language, *, edit: bool) -> dict[str, Any]:
+    """A button: ``data`` names what it does on what (``{"kura": "faq", "verdict": "approve", "id":
+    "12"}``); only the edit button sends the edit box with it, and it saves the edit at once."""
+    kind, _, verdict = action.name.partition("_")
+    submit: dict[str, Any] = {
+        "type": "Action.Submit",
+        "title": faq_text("edit_submit", language) if edit else action.label,
+        "data": {"kura": kind, "verdict": verdict, "id": action.value},
+        "associatedInputs": "auto" if edit else "none",
+    }
+    if verdict in _STYLES:
+        submit["style"] = _STYLES[verdict]
+    return submit
+
+
+def card_activity(reply: Reply, **fields: Any) -> Activity:
+    """A post with buttons as an Adaptive Card (1.5): the text, its sources, an edit box holding
+    the text to edit (when there is an edit button), and the buttons."""
+    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": _cut(reply.text, CARD_TEXT_LIMIT), "wrap": True}]
+    if reply.citations:
+        listed = " · ".join(
+            f"[{c.number}] {sanitize_label(c.title)} ({sanitize_label(c.source)})" for c in reply.citations
+        )
+        body.append({"type": "TextBlock", "text": f"{say('sources', reply.language)}: {listed}", "wrap": True})
+    edit = next((a for a in reply.actions if a.name.endswith("_edit")), None)
+    if edit is not None:
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": ANSWER_INPUT,
+                "label": faq_text("edit_label", reply.language),
+                "isMultiline": True,
+                "maxLength": ANSWER_LIMIT,
+                "value": edit.edit_text[:ANSWER_LIMIT],
+            }
+        )
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": body,
+        "actions": [_submit(a, reply.language, edit=a is edit) for a in reply.actions],
+    }
+    return Activity(type="message", attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)], **fields)
+
+
 def answer_activity(reply: Reply, **fields: Any) -> Activity:
-    """The finished reply: text, and for an answer the AI label, citations and the feedback loop."""
+    """The finished reply: text, and for an answer the AI label, citations and the feedback loop
+    (a post with buttons: :func:`card_activity`)."""
+    if reply.actions:
+        return card_activity(reply, **fields)
     if reply.status != "answered":
         return text_activity(reply.text, **fields)
     activity = Activity(type="message", text=markdown(_with_markers(reply)), text_format="markdown", **fields)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.core.types import InboundMessage
@@ -16,13 +17,16 @@ from bot.errors import Language
 from policies import ChannelKind
 
 __all__ = [
+    "FaqClick",
     "admin_args",
     "channel_kind_of",
     "conversation_kind",
     "event_id_of",
+    "faq_click_of",
     "feedback_of",
     "installed",
     "is_addressed",
+    "is_faq_click",
     "language_of",
     "meeting_of",
     "strip_mention",
@@ -187,3 +191,50 @@ def installed(activity: Mapping[str, Any], bot_id: str) -> bool:
         return False
     added = activity.get("membersAdded") or ()
     return any(isinstance(m, Mapping) and m.get("id") == bot_id for m in added)
+
+
+@dataclass(frozen=True)
+class FaqClick:
+    """A reviewer's button on an FAQ review card: who (the Teams user id), which entry, the verdict,
+    and for ``edit`` the answer from the card's edit box."""
+
+    user: str
+    entry_id: int
+    verdict: str
+    answer: str | None
+
+
+_VERDICTS = ("approve", "edit", "reject")
+#: As long as a reviewer may write (the card's edit box says so too).
+_ANSWER_LIMIT = 4000
+_ENTRY_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def is_faq_click(activity: Mapping[str, Any]) -> bool:
+    """Whether the activity is an ``Action.Submit`` from an FAQ review card (a ``message`` whose
+    ``value`` says ``"kura": "faq"``), well formed or not."""
+    value = activity.get("value")
+    return activity.get("type") == "message" and isinstance(value, Mapping) and value.get("kura") == "faq"
+
+
+def faq_click_of(activity: Mapping[str, Any]) -> FaqClick | None:
+    """The click an FAQ review card sent; None unless the id is a number, the verdict one of
+    approve / edit / reject and an edit's answer text within the limit."""
+    if not is_faq_click(activity):
+        return None
+    value = activity["value"]
+    entry, verdict, answer = value.get("id"), value.get("verdict"), value.get("answer")
+    user = (activity.get("from") or {}).get("id")
+    if isinstance(entry, int) and not isinstance(entry, bool):
+        entry = str(entry)
+    if not isinstance(entry, str) or not _ENTRY_ID.match(entry) or verdict not in _VERDICTS:
+        return None
+    if not isinstance(user, str) or not user:
+        return None
+    if verdict != "edit":
+        return FaqClick(user, int(entry), str(verdict), None)
+    if answer is None:
+        answer = ""
+    if not isinstance(answer, str) or len(answer) > _ANSWER_LIMIT:
+        return None
+    return FaqClick(user, int(entry), "edit", answer)
