@@ -7,20 +7,18 @@ whose owner is Carol; Alice is neither owner nor admin; Dave is an admin who may
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from bot.audit.models import AuditRecord
 from bot.core.faq_words import faq_text
 from bot.core.types import Destination
 from bot.faq.render import review_actions, review_request, source_refs
 from bot.wiring import Runtime, sample_knowledge
-from knowledge.faq_store import NewEntry
 from tests.adapters.conftest import CHANNELS, PRIVATE, SHARED, USERS, serving
+from tests.adapters.faq_support import ANSWER, PAY_RULES, hr_draft
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import Call, FakeSlack
 
@@ -28,8 +26,6 @@ pytestmark = pytest.mark.adapters
 
 JSON = dict[str, Any]
 CAROL = "carol@example.co.jp"
-ANSWER = "給与は毎月25日に支払われます。"
-PAY_RULES = "hr/給与規程.md"
 
 
 def model_answer(body: JSON) -> str:
@@ -46,21 +42,9 @@ async def rt(fake_model_runtime: Runtime) -> Runtime:
 
 @pytest.fixture
 async def entry(rt: Runtime) -> AsyncIterator[int]:
-    """A drafted entry citing an HR document (a question no other test asks); rejected afterwards,
-    so that it never answers anyone in other tests on this database."""
-    question = f"FAQ レビュー試験 {uuid.uuid4().hex[:8]}: 給与の支払日はいつですか？"
-    async with rt.database.sessions() as session:
-        document = await session.scalar(
-            text("SELECT id FROM kura_knowledge.documents WHERE root = :root AND path = :path"),
-            {"root": str(sample_knowledge()), "path": PAY_RULES},
-        )
-    assert document is not None
-    vector = await rt.embedder.embed_query(question)
-    entry_id = await rt.faq_store.add(
-        NewEntry(question, ANSWER, "ja", "draft", "mined", CAROL, 3, vector, None, (int(document),))
-    )
-    yield entry_id
-    await rt.faq_store.set_status(entry_id, "rejected", "test over")
+    """A drafted entry citing an HR document, rejected afterwards."""
+    async with hr_draft(rt, CAROL) as entry_id:
+        yield entry_id
 
 
 @pytest.fixture
