@@ -217,3 +217,20 @@ async def test_edit_by_someone_who_may_not_review_opens_no_dialog(slack: FakeSla
     assert [] == slack.calls_to("views.open")
     [record] = await _reviews(rt, entry)
     assert (False, "not_reviewer") == (record.allowed, record.reason_code)
+
+
+async def test_refresh_asks_the_owner_by_slack_once(slack: FakeSlack, rt: Runtime, entry: int) -> None:
+    """The refresh's last step posts each waiting entry to its reviewer (Carol, owner of the HR
+    documents) as a DM with the buttons, once: asked entries are not asked again until they change."""
+    notified = await rt.faq.notify("test:refresh")
+    mine = [n for n in notified if n["id"] == entry]
+    assert [{"id": entry, "reviewer": CAROL, "to": "slack", "posted": True, "reason": None}] == mine
+    [message] = [m for m in slack.messages("D_CAROL") if f"#{entry}" in str(m.get("blocks"))]
+    assert ["kura_faq_approve", "kura_faq_edit", "kura_faq_reject"] == [b["action_id"] for b in _buttons(message)]
+    again = await rt.faq.notify("test:refresh")
+    assert not [n for n in again if n["id"] == entry]
+    await _click(slack, "U_CAROL", message, "kura_faq_approve")
+    await _until(slack, "chat.update")
+    view = await rt.faq_store.get(entry)
+    assert view is not None
+    assert view.status == "approved"
