@@ -23,6 +23,7 @@ from bot.audit.models import AuditRecord
 from bot.core.admin import AdminCommand
 from bot.core.types import InboundMessage, Reply
 from bot.faq.service import RefreshReport
+from bot.jobs.service import ScheduleService, make_spec
 from bot.settings import PolicySettings
 from bot.wiring import Runtime, default_directory_file, open_runtime, sample_knowledge
 from tests.adapters.conftest import fresh_database, settings_for
@@ -228,3 +229,15 @@ async def test_admins_review_in_chat_with_kura_faq(world: World) -> None:
     served = await world.ask(BOB, "経費精算の締め日はいつ？")
     assert served.faq_id == entry_id
     assert served.text.startswith("毎月20日です。")
+
+
+async def test_a_nightly_schedule_runs_the_refresh(world: World) -> None:
+    schedules = ScheduleService(world.rt)
+    await schedules.store.add(make_spec("faq_refresh", "faq-nightly", "0 2 * * *", "Asia/Tokyo"))
+    run = await schedules.run_now(
+        "faq-nightly", actor="test", command="kura schedule run-now faq-nightly", platform="cli"
+    )
+    assert run.status == "done", run.error
+    assert run.outcome is not None
+    assert run.outcome.startswith("0 source(s) synced; ")  # this module ingested without registering
+    assert ", 0 drafted, 0 back to review, 1 gap(s), 0 review request(s)" in run.outcome
