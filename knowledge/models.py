@@ -12,7 +12,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, SmallInteger, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["SCHEMA", "Chunk", "Document", "FaqAsked", "FaqEntry", "FaqSource", "KnowledgeBase", "Source"]
@@ -57,6 +57,7 @@ class Chunk(KnowledgeBase):
     __table_args__ = (
         Index("ix_chunks_acl", "acl", postgresql_using="gin"),
         Index("ix_chunks_document_id", "document_id"),
+        Index("ix_chunks_keywords", "keywords", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -71,6 +72,11 @@ class Chunk(KnowledgeBase):
     embedding_model: Mapped[str] = mapped_column(Text)
     embedding_dim: Mapped[int] = mapped_column(Integer)
     embedding: Mapped[list[float]] = mapped_column(Vector())
+    #: Where in the document (``p. 3``, ``slide 4``, ``Sheet1 rows 2-40``, a heading, ``00:12:30``);
+    #: None for formats without places, and for chunks ingested before migration 0012.
+    location: Mapped[str | None] = mapped_column(Text)
+    #: The chunk's keywords with positions (Japanese bigrams, words), for the keyword search leg.
+    keywords: Mapped[str | None] = mapped_column(TSVECTOR)
 
 
 class Source(KnowledgeBase):

@@ -65,11 +65,14 @@ class DocumentRow:
 
 @dataclass(frozen=True)
 class ChunkRow:
-    """A chunk to write."""
+    """A chunk to write: ``location`` says where it is in its document (shown in citations),
+    ``keywords`` is its tsvector literal for the keyword search leg (``knowledge.keywords``)."""
 
     ordinal: int
     text: str
     token_count: int
+    location: str | None = None
+    keywords: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class SearchHit:
     acl: tuple[str, ...]
     classification: int
     distance: float
+    #: Where the chunk is in its document (page, slide, sheet and rows, heading, cue time), if known.
+    location: str | None = None
 
     @property
     def score(self) -> float:
@@ -131,7 +136,7 @@ class KnowledgeStore:
         self._search_sql = text(
             f"""
             WITH hits AS MATERIALIZED (
-                SELECT id, document_id, source, title, text, acl, classification,
+                SELECT id, document_id, source, title, text, acl, classification, location,
                        (embedding::vector({self.dim})) <=> :query AS distance
                 FROM {SCHEMA}.chunks
                 WHERE embedding_model = '{self.model}'
@@ -199,6 +204,8 @@ class KnowledgeStore:
                     embedding_model=self.model,
                     embedding_dim=self.dim,
                     embedding=np.asarray(v, dtype=np.float32),
+                    location=c.location,
+                    keywords=c.keywords,
                 )
                 for c, v in zip(chunks, vectors, strict=True)
             )
@@ -278,6 +285,7 @@ class KnowledgeStore:
                 acl=tuple(r["acl"]),
                 classification=r["classification"],
                 distance=float(r["distance"]),
+                location=r["location"],
             )
             for r in rows
         ]
