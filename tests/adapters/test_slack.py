@@ -330,14 +330,15 @@ async def test_admin_sources_sync_and_audit_recent_for_dave_and_audited(
         assert "ephemeral" == response.get("response_type")
         return str(response["text"])
 
+    source = await runtime.sources.ensure(root)  # the fixture ingested it without the registry
     sources = await command("U_DAVE", "sources")
     synced = await command("U_DAVE", "sync")
     refused = await command("U_ALICE", "sync")
     recent = await command("U_DAVE", "audit recent")
 
     assert sources.startswith("*Knowledge sources*\n")
-    assert f"• `{root}` — {files} documents, " in sources
-    assert synced.startswith(f"*Sync*\n• `{root}`: unchanged {files} (")
+    assert f"• `{source.name}` `{root}` — {files} documents, " in sources
+    assert synced.startswith(f"*Sync*\n• `{source.name}`: unchanged {files} (")
     assert refusal_message("action_not_allowed", "ja") == refused
     records = await runtime.audit.recent(4)
     assert [

@@ -89,7 +89,12 @@ def test_operator_adds_lists_syncs_and_removes_a_source(fresh_env: dict[str, str
 
     removed = run_kura(env, "sources", "remove", "docs", "--json")
     assert 0 == removed.code, removed.stderr
-    assert {"name": "docs", "path": str(docs), "documents_removed": 1} == json.loads(removed.stdout)
+    assert {
+        "name": "docs",
+        "path": str(docs),
+        "documents_removed": 1,
+        "schedules_removed": ["sync-docs"],
+    } == json.loads(removed.stdout)
     assert [] == json.loads(run_kura(env, "sources", "list", "--json").stdout)
 
 
