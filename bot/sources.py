@@ -58,8 +58,8 @@ class SourceSync:
     error: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        """``{name, path, counts, seconds, chunks_written, refused: [{path, reason}], withdrawn, removed,
-        error}`` (counts and seconds null when it failed)."""
+        """``{name, path, counts, seconds, chunks_written, refused: [{path, reason}], cut: [{path,
+        reason}], withdrawn, removed, error}`` (counts and seconds null when it failed)."""
         r = self.report
         return {
             "name": self.name,
@@ -68,6 +68,7 @@ class SourceSync:
             "seconds": round(r.seconds, 3) if r else None,
             "chunks_written": r.chunks_written if r else 0,
             "refused": [{"path": p, "reason": why} for p, why in r.refused] if r else [],
+            "cut": [{"path": p, "reason": why} for p, why in r.cut] if r else [],
             "withdrawn": list(r.withdrawn) if r else [],
             "removed": list(r.removed) if r else [],
             "error": self.error,

@@ -96,6 +96,8 @@ def print_ingest_report(report: IngestReport, console: Console) -> None:
     )
     for path, reason in report.refused:
         console.print(f"  [yellow]refused[/yellow] {path}: {reason}")
+    for path, reason in report.cut:
+        console.print(f"  [yellow]cut[/yellow] {path}: {reason}")
     for path in report.withdrawn:
         console.print(f"  [red]withdrawn[/red] {path} (no longer served until it is fixed)")
     for path in report.removed:

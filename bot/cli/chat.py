@@ -38,7 +38,9 @@ def reply_json(reply: Reply) -> dict[str, object]:
     """The ``--json`` shape of DESIGN.md, plus status and the rules that fired."""
     return {
         "answer": reply.text,
-        "citations": [{"source": c.source, "title": c.title, "number": c.number} for c in reply.citations],
+        "citations": [
+            {"source": c.source, "title": c.title, "number": c.number, "location": c.location} for c in reply.citations
+        ],
         "decision": {
             "allowed": reply.decision.allowed,
             "reason": reply.decision.reason,

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -75,12 +75,17 @@ EXCERPT_CHARS = 400
 
 
 def citations_of(chunks: Sequence[RetrievedChunk]) -> tuple[Citation, ...]:
-    """One citation per document, numbered in order of first appearance (as in the prompt)."""
+    """One citation per document, numbered in order of first appearance (as in the prompt); its
+    location lists the distinct locations of the document's passages, in that order."""
     seen: dict[str, Citation] = {}
+    places: dict[str, list[str]] = {}
     for chunk in chunks:
         if chunk.source not in seen:
             seen[chunk.source] = Citation(len(seen) + 1, chunk.source, chunk.title, chunk.text[:EXCERPT_CHARS])
-    return tuple(seen.values())
+            places[chunk.source] = []
+        if chunk.location and chunk.location not in places[chunk.source]:
+            places[chunk.source].append(chunk.location)
+    return tuple(replace(c, location=", ".join(places[s])) for s, c in seen.items())
 
 
 #: When the model cites no number, documents this close to the best match are cited.

@@ -162,6 +162,8 @@ class Citation:
     source: str
     title: str
     excerpt: str = ""
+    #: Where in the document the cited passages are (``p. 3, p. 5``; a slide, rows, a heading); "" if unknown.
+    location: str = ""
 
 
 @dataclass(frozen=True)

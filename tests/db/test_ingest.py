@@ -43,13 +43,13 @@ async def _chunk_acls(db: Database, path: str) -> set[tuple[str, ...]]:
 
 
 async def test_first_ingest_stores_every_sample_document(db: Database, embedder: E5Embedder, corpus: Path) -> None:
-    """All 16 sample documents are added with chunks; nothing refused."""
+    """All 23 sample documents are added with chunks; nothing refused."""
     store, ingestor = _ingestor(db, embedder)
     report = await ingestor.ingest(corpus)
-    assert 16 == len(report.added)
+    assert 23 == len(report.added)
     assert [] == report.refused
     stats = await store.stats()
-    assert 16 == stats.documents
+    assert 23 == stats.documents
     assert report.chunks_written == stats.chunks
     assert {("group:hr",)} == await _chunk_acls(db, "hr/給与規程.md")
     assert {("public",)} == await _chunk_acls(db, "handbook/announcements.md")  # front matter wins
@@ -61,7 +61,7 @@ async def test_reingest_unchanged_does_no_work(db: Database, embedder: E5Embedde
     _, ingestor = _ingestor(db, embedder)
     await ingestor.ingest(corpus)
     again = await ingestor.ingest(corpus)
-    assert 16 == len(again.unchanged)
+    assert 23 == len(again.unchanged)
     assert 0 == again.chunks_written
     assert [] == again.added + again.changed + again.removed
 
@@ -78,7 +78,7 @@ async def test_changed_file_replaces_its_chunks(db: Database, embedder: E5Embedd
         texts = list(await session.scalars(select(Chunk.text).where(Chunk.source == "handbook/remote-work.md")))
     assert 1 == len(texts)
     assert "4 days" in texts[0]
-    assert 16 == (await store.stats()).documents
+    assert 23 == (await store.stats()).documents
 
 
 async def test_access_change_updates_chunks_without_reembedding(
@@ -91,7 +91,8 @@ async def test_access_change_updates_chunks_without_reembedding(
         "allow: [group:managers]\nclassification: confidential\n", encoding="utf-8"
     )
     report = await ingestor.ingest(corpus)
-    assert ["public/company-overview.md", "public/会社概要.md"] == sorted(report.access_updated)
+    expected = ["public/company-overview.md", "public/faq.html", "public/会社概要.md", "public/製品ラインナップ.pptx"]
+    assert expected == sorted(report.access_updated)
     assert 0 == report.chunks_written
     assert {("group:managers",)} == await _chunk_acls(db, "public/会社概要.md")
 
@@ -127,7 +128,7 @@ async def test_bad_files_are_reported_and_the_rest_goes_on(db: Database, embedde
     assert "binary" in refused["loose/binary.txt"]
     assert "top-secret" in refused["hr/bad.md"]
     assert ["public/image.png"] == report.skipped
-    assert 16 == len(report.added)
+    assert 23 == len(report.added)
 
 
 async def test_default_access_applies_to_files_without_metadata(
@@ -212,4 +213,4 @@ async def test_hostile_yaml_is_refused_per_file_and_the_sync_goes_on(
     assert "larger than" in refused["public/huge.md"]
     assert all(len(reason) <= 200 for reason in refused.values())
     assert ["handbook/remote-work.md"] == report.removed
-    assert 15 == len(report.unchanged)
+    assert 22 == len(report.unchanged)

@@ -74,7 +74,7 @@ def kura_env(tmp_root: Path, model_url: str) -> dict[str, str]:
     env = _env(tmp_root / "e2e", KURA_LLM_BASE_URL=model_url)
     done = run_kura(env, "ingest", str(sample_knowledge()), "--json")
     assert 0 == done.code, done.stderr
-    assert 16 == json.loads(done.stdout)["counts"]["added"]
+    assert 23 == json.loads(done.stdout)["counts"]["added"]
     return env
 
 

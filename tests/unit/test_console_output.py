@@ -56,5 +56,5 @@ def test_json_keeps_titles_as_data_and_escapes_what_a_terminal_would_act_on() ->
     for bad in ("\x1b", "\x07", "\x9b", "\u202e", "\r", "\n"):
         assert bad not in line
     data = json.loads(line)
-    assert [{"source": HOSTILE_PATH, "title": HOSTILE_TITLE, "number": 1}] == data["citations"]
+    assert [{"source": HOSTILE_PATH, "title": HOSTILE_TITLE, "number": 1, "location": ""}] == data["citations"]
     assert "締め日は25日です [1]" == data["answer"]

@@ -145,7 +145,8 @@ def sources_block(reply: Reply) -> Block | None:
     text = f"*{say('sources', reply.language)}:*"
     for i, c in enumerate(reply.citations):
         path = _code_words(c.source)
-        item = f"{' ·' if i else ''} [{c.number}] {_plain_words(c.title)}" + (f" (`{path}`)" if path else "")
+        where = f" ({_plain_words(c.location)})" if c.location else ""  # p. 3, slide 2, Sheet1 rows 2-41
+        item = f"{' ·' if i else ''} [{c.number}] {_plain_words(c.title)}{where}" + (f" (`{path}`)" if path else "")
         if len(text) + len(item) > SECTION_LIMIT:
             break  # whole items only: a cut could leave half an entity or an open code span
         text += item

@@ -82,7 +82,9 @@ def citations_of(reply: Reply) -> list[ClientCitation]:
         path = sanitize_label(c.source)
         excerpt = sanitize_label(c.excerpt)
         abstract = f"{path} — {excerpt}" if path and excerpt else path or excerpt
-        appearance = ClientCitationAppearance(name=_cut(title, TITLE_LIMIT), abstract=_cut(abstract, ABSTRACT_LIMIT))
+        where = _cut(sanitize_label(c.location), TITLE_LIMIT // 2)  # p. 3, slide 2, Sheet1 rows 2-41
+        name = f"{_cut(title, TITLE_LIMIT - len(where) - 3)} ({where})" if where else _cut(title, TITLE_LIMIT)
+        appearance = ClientCitationAppearance(name=name, abstract=_cut(abstract, ABSTRACT_LIMIT))
         found.append(ClientCitation(position=c.number, appearance=appearance))
     return found
 
