@@ -100,6 +100,8 @@ class EmbeddingSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How many chunks to use and how hard the HNSW index searches."""
 
+    #: ``hybrid`` (vector and keyword legs fused by RRF), ``vector`` or ``keyword`` (KURA_RETRIEVAL_MODE).
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
     top_k: int = 5
     ef_search: int = 100
     max_scan_tuples: int = 20_000

@@ -381,7 +381,11 @@ async def open_runtime(
             runtime.secondary = secondary_model(settings, stack)
             r = settings.retrieval
             runtime.retriever = PgVectorRetriever(
-                runtime.store, runtime.embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples
+                runtime.store,
+                runtime.embedder,
+                ef_search=r.ef_search,
+                max_scan_tuples=r.max_scan_tuples,
+                mode=r.mode,
             )
             runtime.pipeline = runtime.make_pipeline(directory)
         yield runtime

@@ -12,13 +12,14 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
 from knowledge.access import ACCESS_FILE, AccessError, AccessInfo, folder_access, merge_access
-from knowledge.chunking import make_splitter, split_text
-from knowledge.parsing import SUPPORTED_SUFFIXES, ParsedDocument, ParseError, parse_file
+from knowledge.chunking import make_splitter, split_sections
+from knowledge.keywords import to_tsvector
+from knowledge.parsing import SUPPORTED_SUFFIXES, ParsedDocument, ParseError, Section, parse_file
 from knowledge.store import ChunkRow, DocumentRow, DocumentState, KnowledgeStore
 from llm.embeddings import Embedder
 
@@ -28,6 +29,8 @@ _log = logging.getLogger(__name__)
 
 #: A refusal's reason is cut to this many characters (a hostile file must not flood the report).
 _REASON_CHARS = 200
+#: Formats whose files can carry their own access metadata (front matter).
+_METADATA_SUFFIXES = frozenset({".md", ".markdown"})
 #: Called once per file with (relative path, outcome); outcome is a key of IngestReport.counts().
 ProgressCallback = Callable[[str, str], None]
 
@@ -46,6 +49,8 @@ class IngestReport:
     #: Refused files that were served before: taken out until they are fixed (fail closed).
     withdrawn: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: Files ingested with a part left out (a sheet cut at its row cap), and what was left out.
+    cut: list[tuple[str, str]] = field(default_factory=list)
     chunks_written: int = 0
     seconds: float = 0.0
 
@@ -64,7 +69,8 @@ class IngestReport:
 
 
 class _Read(NamedTuple):
-    parsed: ParsedDocument
+    #: None when the file is unchanged and holds no access metadata: it was not parsed at all.
+    parsed: ParsedDocument | None
     access: AccessInfo
     content_hash: str
 
@@ -94,6 +100,7 @@ class Ingestor:
         self._store = store
         self._embedder = embedder
         self._splitter = make_splitter(embedder.count_tokens, chunk_tokens, overlap_tokens)
+        self._chunk_tokens = chunk_tokens
         self._max_bytes = max_file_bytes
 
     def files(self, root: Path) -> list[Path]:
@@ -128,6 +135,8 @@ class Ingestor:
             gone = {p: s for p, s in known.items() if p not in seen}
             await self._store.delete_documents([s.id for s in gone.values()])
             report.removed.extend(sorted(gone))
+        # Chunks stored before keywords existed get them now, without re-embedding (no-op when none).
+        await self._store.fill_keywords(str(root), to_tsvector)
         report.seconds = time.perf_counter() - started
         _log.info("ingest done root=%s counts=%s", root, report.counts())
         return report
@@ -138,8 +147,13 @@ class Ingestor:
             raise FileNotFoundError(f"{path}: no such file or folder")
         return target, target.is_dir(), self.files(target)
 
-    def _read(self, root: Path, file: Path, relative: str, default: AccessInfo | None) -> _Read:
+    def _read(
+        self, root: Path, file: Path, relative: str, default: AccessInfo | None, stored_hash: str | None = None
+    ) -> _Read:
         """Read, parse and resolve access for one file (blocking I/O: runs in a worker thread).
+
+        A file whose hash is ``stored_hash`` is not parsed unless its access can be in the file
+        (Markdown front matter): an unchanged PDF costs a hash, not a parse.
 
         A link is followed only inside the source, and the file then has the access of where it
         really is: a link in a public folder to an HR file is the HR file, not a public one.
@@ -150,9 +164,12 @@ class Ingestor:
         if real.stat().st_size > self._max_bytes:
             raise ParseError(f"larger than {self._max_bytes} bytes")
         raw = real.read_bytes()
+        content_hash = hashlib.sha256(raw).hexdigest()
+        if content_hash == stored_hash and real.suffix.lower() not in _METADATA_SUFFIXES:
+            return _Read(None, merge_access(folder_access(real.parent, root, default), {}, relative), content_hash)
         parsed = parse_file(real, raw)
         access = merge_access(folder_access(real.parent, root, default), parsed.metadata, relative)
-        return _Read(parsed, access, hashlib.sha256(raw).hexdigest())
+        return _Read(parsed, access, content_hash)
 
     async def _one(
         self,
@@ -167,8 +184,12 @@ class Ingestor:
             report.skipped.append(relative)
             return "skipped"
         state = known.get(relative)
+        same_model = state is not None and state.embedding_model == self._store.model
+        stored_hash = state.content_hash if state is not None and same_model else None
         try:
-            parsed, access, content_hash = await asyncio.to_thread(self._read, root, file, relative, default_access)
+            parsed, access, content_hash = await asyncio.to_thread(
+                self._read, root, file, relative, default_access, stored_hash
+            )
         except (OSError, ParseError, AccessError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             return await self._refuse(relative, reason, state, report)
@@ -182,9 +203,17 @@ class Ingestor:
             await self._store.update_access(state.id, access.allow, access.classification, access.owner)
             report.access_updated.append(relative)
             return "access_updated"
-        pieces = split_text(self._splitter, parsed.text)
-        vectors = await self._embedder.embed_passages([f"{parsed.title}\n{p}" for p in pieces])
-        chunks = [ChunkRow(i, p, self._embedder.count_tokens(p)) for i, p in enumerate(pieces)]
+        if parsed is None:  # unchanged (hash equal) yet not parsed: cannot happen, but never store nothing
+            raise RuntimeError("an unparsed file reached the write path")
+        # Each section is split on its own, so every chunk knows where it is (page, slide, rows).
+        sections = parsed.sections or (Section(None, parsed.text),)
+        pieces = split_sections(self._splitter, sections, self._embedder.count_tokens, self._chunk_tokens)
+        vectors = await self._embedder.embed_passages([f"{parsed.title}\n{p.text}" for p in pieces])
+        chunks = [
+            ChunkRow(i, p.text, self._embedder.count_tokens(p.text), location=p.location) for i, p in enumerate(pieces)
+        ]
+        # The keyword leg's terms, from the same "title + piece" the vector was made of.
+        chunks = [replace(c, keywords=to_tsvector(f"{parsed.title}\n{c.text}")) for c in chunks]
         doc = DocumentRow(
             root=str(root),
             path=relative,
@@ -197,6 +226,7 @@ class Ingestor:
         )
         await self._store.replace_document(doc, chunks, vectors)
         report.chunks_written += len(chunks)
+        report.cut.extend((relative, note) for note in parsed.notes)
         (report.changed if state is not None else report.added).append(relative)
         return "changed" if state is not None else "added"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
+from knowledge.keywords import query_terms
 from knowledge.store import KnowledgeStore, SearchHit
 from llm.embeddings import Embedder
 
-__all__ = ["PgVectorRetriever", "RetrievedChunk", "Retriever"]
+__all__ = ["PgVectorRetriever", "RetrievalMode", "RetrievedChunk", "Retriever"]
 
 
 #: A chunk a search returned, with its access list and classification (for the audit record).
@@ -35,20 +36,45 @@ class Retriever(Protocol):
         ...
 
 
-class PgVectorRetriever:
-    """Embeds the query and runs the store's single filtered HNSW search."""
+#: ``hybrid``: vector and keyword legs fused by reciprocal rank fusion (the default); ``vector``:
+#: the HNSW search alone; ``keyword``: the keyword leg alone (``KURA_RETRIEVAL_MODE``).
+RetrievalMode = Literal["hybrid", "vector", "keyword"]
 
-    def __init__(self, store: KnowledgeStore, embedder: Embedder, *, ef_search: int, max_scan_tuples: int) -> None:
+
+class PgVectorRetriever:
+    """Embeds the query and runs the store's single filtered search: hybrid, vector-only or keyword-only."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        *,
+        ef_search: int,
+        max_scan_tuples: int,
+        mode: RetrievalMode = "hybrid",
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._ef_search = ef_search
         self._max_scan_tuples = max_scan_tuples
+        self.mode: RetrievalMode = mode
 
     async def retrieve(
         self, query: str, principal_sets: Sequence[frozenset[str]], clearance: int, k: int
     ) -> list[RetrievedChunk]:
         """See :class:`Retriever`."""
         vector = await self._embedder.embed_query(query)
-        return await self._store.search(
-            vector, principal_sets, clearance, k, ef_search=self._ef_search, max_scan_tuples=self._max_scan_tuples
+        if self.mode == "vector":
+            return await self._store.search(
+                vector, principal_sets, clearance, k, ef_search=self._ef_search, max_scan_tuples=self._max_scan_tuples
+            )
+        return await self._store.hybrid_search(
+            vector,
+            query_terms(query),
+            principal_sets,
+            clearance,
+            k,
+            legs=(self.mode == "hybrid", True),
+            ef_search=self._ef_search,
+            max_scan_tuples=self._max_scan_tuples,
         )

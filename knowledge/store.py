@@ -8,8 +8,9 @@ until k rows pass the filter (so a user who may read 1% of the chunks still gets
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,6 +90,14 @@ class SearchHit:
     distance: float
     #: Where the chunk is in its document (page, slide, sheet and rows, heading, cue time), if known.
     location: str | None = None
+    #: Hybrid search only: the reciprocal rank fusion score, each leg's 1-based rank (None when
+    #: that leg did not return the chunk), the keyword leg's ``ts_rank_cd`` and the share of the
+    #: question's keywords the chunk holds (0..1): the signals an abstention floor can use.
+    fused: float | None = None
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    keyword_coverage: float | None = None
 
     @property
     def score(self) -> float:
@@ -147,6 +156,52 @@ class KnowledgeStore:
             )
             SELECT * FROM hits ORDER BY distance
             """  # noqa: S608 - model checked by checked_model, dim is an int, SCHEMA a constant, filter below
+        ).text
+        # Hybrid: each leg applies the model, the clearance and the access filter before its own
+        # LIMIT of candidates (a filter after the LIMIT would let unreadable chunks use up the
+        # candidates and hand the reader fewer, never more); then reciprocal rank fusion over the
+        # FULL OUTER JOIN of the two candidate lists, and k rows with each leg's rank and score.
+        readable = f"embedding_model = '{self.model}' AND classification <= :clearance AND {{acl_filter}}"
+        self._hybrid_sql = text(
+            f"""
+            WITH vector_hits AS MATERIALIZED (
+                SELECT id, (embedding::vector({self.dim})) <=> :query AS distance
+                FROM {SCHEMA}.chunks
+                WHERE {readable}
+                ORDER BY (embedding::vector({self.dim})) <=> :query
+                LIMIT :vector_candidates
+            ),
+            vector_leg AS (
+                SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vector_hits
+            ),
+            keyword_hits AS MATERIALIZED (
+                SELECT id, ts_rank_cd(keywords, CAST(:tsquery AS tsquery)) AS score
+                FROM {SCHEMA}.chunks
+                WHERE {readable} AND keywords @@ CAST(:tsquery AS tsquery)
+                  AND (length(keywords) - length(ts_delete(keywords, CAST(:terms AS text[]))) >= :min_match
+                       OR keywords @@ CAST(:codes AS tsquery))
+                ORDER BY score DESC, id
+                LIMIT :keyword_candidates
+            ),
+            keyword_leg AS (
+                SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM keyword_hits
+            ),
+            fused AS (
+                SELECT coalesce(v.id, w.id) AS id, v.rank AS vector_rank, w.rank AS keyword_rank,
+                       w.score AS keyword_score,
+                       coalesce(1.0 / (:rrf_k + v.rank), 0) + coalesce(1.0 / (:rrf_k + w.rank), 0) AS fused
+                FROM vector_leg v FULL OUTER JOIN keyword_leg w ON v.id = w.id
+                ORDER BY fused DESC, id
+                LIMIT :k
+            )
+            SELECT c.id, c.document_id, c.source, c.title, c.text, c.acl, c.classification, c.location,
+                   (c.embedding::vector({self.dim})) <=> :query AS distance,
+                   f.fused, f.vector_rank, f.keyword_rank, f.keyword_score,
+                   coalesce(length(c.keywords) - length(ts_delete(c.keywords, CAST(:terms AS text[]))), 0)::float
+                   / greatest(cardinality(CAST(:terms AS text[])), 1) AS keyword_coverage
+            FROM fused f JOIN {SCHEMA}.chunks c ON c.id = f.id
+            ORDER BY f.fused DESC, distance
+            """  # noqa: S608 - as above
         ).text
 
     async def ensure_vector_index(self) -> None:
@@ -289,6 +344,124 @@ class KnowledgeStore:
             )
             for r in rows
         ]
+
+    async def hybrid_search(
+        self,
+        query: Array,
+        terms: Sequence[str],
+        principal_sets: Sequence[frozenset[str]],
+        clearance: int,
+        k: int,
+        *,
+        legs: tuple[bool, bool] = (True, True),
+        candidates: int | None = None,
+        rrf_k: int = 60,
+        match: str = "or",
+        min_share: float = 0.5,
+        ef_search: int = 100,
+        max_scan_tuples: int = 20_000,
+    ) -> list[SearchHit]:
+        """The k chunks the scope may read, by reciprocal rank fusion of a vector and a keyword leg.
+
+        One statement: each leg is filtered by model, clearance and access before its own LIMIT.
+        Exact codes and names (``G3``, ``KH-101``) come from the keyword leg even when their
+        vectors rank them low.
+
+        Args:
+            query: the query vector (this store's model and dimension).
+            terms: the question's keywords (:func:`knowledge.keywords.query_terms`).
+            principal_sets: a chunk is returned only if its access list intersects every set.
+            clearance: the highest classification rank returned.
+            k: how many rows at most.
+            legs: which legs run (vector, keyword): ``(False, True)`` is keyword-only search.
+            candidates: each leg's LIMIT (default ``max(4 * k, 20)``).
+            rrf_k: the fusion constant: a leg's rank r adds ``1 / (rrf_k + r)``.
+            match: ``or`` (a chunk holding any term) or ``and`` (all terms) for the keyword leg.
+            min_share: the keyword leg keeps a chunk only if it holds this share of the question's
+                distinct terms, or one of its codes (:func:`knowledge.keywords.code_terms`): a
+                chunk sharing one common word with the question is no keyword match (measured on
+                bench/retrieval_quality.yaml: 0.5 beats 0, which lets English words drag English
+                documents over the Japanese one a cross-language question is about).
+            ef_search: HNSW candidate list size.
+            max_scan_tuples: bound of the iterative scan.
+
+        Returns:
+            Hits, best fused score first, with ``distance`` (cosine, for every hit), ``fused``, each
+            leg's rank and the keyword score and coverage. Empty when ``principal_sets`` is empty.
+        """
+        from knowledge.keywords import code_terms, tsquery_of
+
+        if not principal_sets or k <= 0:
+            return []
+        per_leg = int(candidates) if candidates is not None else max(4 * int(k), 20)
+        tsquery = tsquery_of(terms, mode=match)
+        names = [f"s{i}" for i in range(len(principal_sets))]
+        acl_filter = " AND ".join(f"acl && :{n}" for n in names)
+        statement = text(self._hybrid_sql.replace("{acl_filter}", acl_filter)).bindparams(
+            bindparam("query", type_=Vector(self.dim)),
+            bindparam("terms", type_=ARRAY(Text)),
+            *(bindparam(n, type_=ARRAY(Text)) for n in names),
+        )
+        params: dict[str, object] = {
+            "query": np.asarray(query, dtype=np.float32),
+            "terms": list(terms),
+            "tsquery": tsquery,  # NULL when the question has no keywords: the leg returns nothing
+            "codes": tsquery_of(code_terms(terms)),
+            "min_match": max(1, math.ceil(min_share * len(set(terms)))),
+            "clearance": int(clearance),
+            "k": int(k),
+            "rrf_k": int(rrf_k),
+            "vector_candidates": per_leg if legs[0] else 0,
+            "keyword_candidates": per_leg if legs[1] and tsquery is not None else 0,
+            **{n: sorted(s) for n, s in zip(names, principal_sets, strict=True)},
+        }
+        async with self._sessions.begin() as session:
+            await self._tune(session, max(ef_search, per_leg), max_scan_tuples, False)
+            rows = (await session.execute(statement, params)).mappings().all()
+        return [
+            SearchHit(
+                chunk_id=r["id"],
+                document_id=r["document_id"],
+                source=r["source"],
+                title=r["title"],
+                text=r["text"],
+                acl=tuple(r["acl"]),
+                classification=r["classification"],
+                distance=float(r["distance"]),
+                location=r["location"],
+                fused=float(r["fused"]),
+                vector_rank=r["vector_rank"],
+                keyword_rank=r["keyword_rank"],
+                keyword_score=None if r["keyword_score"] is None else float(r["keyword_score"]),
+                keyword_coverage=float(r["keyword_coverage"]),
+            )
+            for r in rows
+        ]
+
+    async def fill_keywords(self, root: str, make: Callable[[str], str], *, batch: int = 500) -> int:
+        """Compute the keywords of a root's chunks that have none (ingested before migration 0012).
+
+        No re-embedding: each chunk's ``title`` and ``text`` (what ingest would have used) go through
+        ``make`` (:func:`knowledge.keywords.to_tsvector`). Cheap when nothing is missing: one
+        indexed read of the root's documents' chunks. Returns how many chunks were filled.
+        """
+        pending = (
+            select(Chunk.id, Chunk.title, Chunk.text)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Document.root == root, Chunk.keywords.is_(None))
+            .order_by(Chunk.id)
+            .limit(batch)
+        )
+        filled = 0
+        while True:
+            async with self._sessions.begin() as session:
+                rows = (await session.execute(pending)).all()
+                if rows:  # one executemany by primary key
+                    values = [{"id": i, "keywords": make(f"{title}\n{body}")} for i, title, body in rows]
+                    await session.execute(update(Chunk), values)
+            filled += len(rows)
+            if len(rows) < batch:
+                return filled
 
     @staticmethod
     async def _tune(session: AsyncSession, ef_search: int, max_scan_tuples: int, exact: bool) -> None:
