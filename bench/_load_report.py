@@ -40,6 +40,7 @@ def report_tables(
     command += ["--update-interval", str(args.update_interval), "--min-samples", str(args.min_samples)]
     command += ["--restart", str(args.restart), "--restart-at", str(args.restart_at), "--down-for", str(args.down_for)]
     command += ["--query-vectors", args.query_vectors, *(["--cold"] if args.cold else [])]
+    command += [] if args.knowledge is None else ["--knowledge", str(args.knowledge)]
     if args.profile is not None:
         command += ["--profile", str(args.profile)]
 
@@ -58,11 +59,11 @@ def report_tables(
     print(f"warm-up: {warm}; a fresh SlackRunner per level")
     print(f"db:      {where}")
     print(
-        f"data:    sample knowledge: {counts.get('added', 0)} documents, {chunks} chunks "
+        f"data:    {args.knowledge or 'sample knowledge'}: {counts.get('added', 0)} documents, {chunks} chunks "
         f"(ingested in {ingest_s:.1f} s); query vectors: {vectors};"
         f" mentions by {len(ASKERS)} employees in #general, 3 questions, each numbered"
     )
-    print(f"command: {_common.reproduce(__file__, command)}")
+    print(f"command: {_common.reproduce('conversation_load.py', command)}")  # the script run, not this module
     print()
 
     def row(name: str, fn: Callable[[Round], object], goal: str = "") -> list[object]:

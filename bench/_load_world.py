@@ -306,11 +306,11 @@ def bench_settings(base: KuraSettings, db: Any, model_url: str) -> KuraSettings:
     )
 
 
-async def prepare(runtime: Runtime, query_vectors: str) -> tuple[IngestReport, float]:
-    """The sample knowledge ingested (its report and seconds), and with ``precomputed`` the
-    runtime's query embeddings served from the three questions' vectors, computed now."""
+async def prepare(runtime: Runtime, query_vectors: str, knowledge: Path | None = None) -> tuple[IngestReport, float]:
+    """The sample knowledge (or the ``knowledge`` folder) ingested (its report and seconds), and with
+    ``precomputed`` the runtime's query embeddings served from the three questions' vectors, computed now."""
     started = time.perf_counter()
-    report = await runtime.ingestor.ingest(sample_knowledge())
+    report = await runtime.ingestor.ingest(knowledge or sample_knowledge())
     ingest_s = time.perf_counter() - started
     if query_vectors == "precomputed":
         embedder = runtime.embedder

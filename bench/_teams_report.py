@@ -36,6 +36,7 @@ def report_tables(
     command += ["--first-token", str(args.first_token), "--tokens", str(args.tokens)]
     command += ["--token-delay", str(args.token_delay), "--stream-interval", str(args.stream_interval)]
     command += ["--query-vectors", args.query_vectors, *(["--cold"] if args.cold else [])]
+    command += [] if args.knowledge is None else ["--knowledge", str(args.knowledge)]
     vectors = "e5 in process, per message" if args.query_vectors == "e5" else "precomputed (e5 not run per message)"
 
     print(f"Kura Teams load  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
@@ -53,12 +54,12 @@ def report_tables(
     print(f"warm-up: {warm}; a fresh TeamsRunner and HttpHost per level")
     print(f"db:      {where}")
     print(
-        f"data:    sample knowledge: {counts.get('added', 0)} documents, {chunks} chunks "
+        f"data:    {args.knowledge or 'sample knowledge'}: {counts.get('added', 0)} documents, {chunks} chunks "
         f"(ingested in {ingest_s:.1f} s); query vectors: {vectors}; messages by "
         f"{len(ASKERS)} employees, alternately @mentions in General (placeholder, one update) and in their "
         "1:1 chat (streaming), 3 questions, each numbered"
     )
-    print(f"command: {_common.reproduce(__file__, command)}")
+    print(f"command: {_common.reproduce('teams_load.py', command)}")  # the script run, not this module
     print()
 
     def row(name: str, fn: Callable[[Round], object], goal: str = "") -> list[object]:

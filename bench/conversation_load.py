@@ -53,7 +53,10 @@ A benchmark, not a test. Run from the repository root:
     python bench/conversation_load.py [--concurrency 1,32,200] [--first-token 0.5] [--tokens 60]
         [--token-delay 0.03] [--streaming update|native] [--update-interval 1.0] [--restart 200]
         [--restart-at 4.0] [--down-for 2.0] [--query-vectors e5|precomputed] [--profile FILE]
-        [--data-dir DIR] [--keep]
+        [--knowledge DIR] [--data-dir DIR] [--keep]
+
+``--knowledge bot/sample/knowledge/handbook`` ingests only the folder that answers the three questions
+(a smaller ingest, for ``make bench-smoke``).
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, d
     outage: tuple[float, float, float] | None = None
     lag = LagMeter()
     async with open_runtime(settings, with_model=True) as runtime:
-        report, ingest_s = await prepare(runtime, args.query_vectors)
+        report, ingest_s = await prepare(runtime, args.query_vectors, args.knowledge)
         lag.start()
         wave = 0
         largest = max(args.concurrency)
@@ -216,6 +219,9 @@ def main() -> None:
     )
     parser.add_argument("--cold", action="store_true", help="no warm-up mentions before each level (see above)")
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument text report of the largest round")
+    parser.add_argument(
+        "--knowledge", type=Path, default=None, help="ingest this folder, not all of the sample knowledge (smoke)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
@@ -223,8 +229,10 @@ def main() -> None:
         args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
         parser.error("--concurrency takes numbers separated by commas, e.g. 1,32,200")
-    if not args.concurrency or min(args.concurrency) < 1 or args.tokens < 1 or args.min_samples < 1:
-        parser.error("--concurrency levels, --tokens and --min-samples must be at least 1")
+    if not args.concurrency or min(args.concurrency) < 1 or args.min_samples < 1:
+        parser.error("--concurrency levels and --min-samples must be at least 1")
+    if args.tokens < 6:  # fewer pieces than the 10 characters by which an answer is recognised: none counts
+        parser.error("--tokens must be at least 6")
     if min(args.first_token, args.token_delay, args.update_interval, args.restart_at, args.down_for) < 0:
         parser.error("times must not be negative")
     asyncio.run(run(args))

@@ -15,6 +15,7 @@ A benchmark, not a test. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from collections.abc import Callable
 
@@ -70,6 +71,7 @@ def main() -> None:
             seconds = _best(run, text, args.repeat)
             per_1k = seconds * 1e6 / len(text) * 1000
             rows.append([name, repr(pattern), len(text), f"{seconds * 1000:.1f}", f"{per_1k:.1f}"])
+    print(f"Kura hostile text  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
     print("\n".join(_common.machine_lines()))
     print(f"command: {_common.reproduce(__file__, ['--size', str(args.size), '--repeat', str(args.repeat)])}\n")
     print(_common.table(["rule", "pattern", "chars", "ms (best)", "µs per 1k chars"], rows))

@@ -14,7 +14,10 @@ line ``copy N`` appended so that no two copies share a content hash. The script 
 
 A benchmark, not a test. Run from the repository root:
 
-    python bench/ingest_throughput.py [--copies 10] [--threads N] [--data-dir DIR] [--keep]
+    python bench/ingest_throughput.py [--copies 10] [--threads N] [--documents N] [--data-dir DIR] [--keep]
+
+``--documents N`` keeps only the corpus's first N documents (by path): a corpus smaller than one copy,
+for ``make bench-smoke``.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ import bot
 from bot.db import Database
 from bot.settings import KuraSettings
 from knowledge.access import ACCESS_FILE, AccessError, folder_access, merge_access
-from knowledge.chunking import make_splitter, split_text
+from knowledge.chunking import make_splitter, split_sections
 from knowledge.ingest import Ingestor
-from knowledge.parsing import SUPPORTED_SUFFIXES, ParseError, parse_file
+from knowledge.parsing import SUPPORTED_SUFFIXES, ParseError, Section, parse_file
 from knowledge.store import KnowledgeStore
 from llm.embeddings import E5Embedder
 
@@ -45,8 +48,9 @@ def _is_document(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES and path.name != ACCESS_FILE
 
 
-def build_corpus(source: Path, dest: Path, copies: int) -> None:
-    """Copy ``source`` into ``dest/copy-NNN`` and append ``copy N`` to every document."""
+def build_corpus(source: Path, dest: Path, copies: int, documents: int | None = None) -> None:
+    """Copy ``source`` into ``dest/copy-NNN`` and append ``copy N`` to every document; then keep
+    only the first ``documents`` documents by path, when given."""
     for n in range(copies):
         target = dest / f"copy-{n:03d}"
         shutil.copytree(source, target)
@@ -54,6 +58,9 @@ def build_corpus(source: Path, dest: Path, copies: int) -> None:
             if file.is_file() and _is_document(file):
                 with file.open("ab") as fh:  # bytes: works whatever the file's encoding
                     fh.write(f"\n\ncopy {n}\n".encode("ascii"))
+    if documents is not None:
+        for file in sorted(f for f in dest.rglob("*") if f.is_file() and _is_document(f))[documents:]:
+            file.unlink()
 
 
 def planned_chunks(
@@ -62,7 +69,8 @@ def planned_chunks(
     """The texts the ingest will embed, per accepted document, and the corpus size in bytes.
 
     Mirrors ``Ingestor._read`` and ``Ingestor._one`` through public functions: size limit, parse,
-    access resolution (files the ingest refuses are left out), split, ``f"{title}\\n{piece}"``.
+    access resolution (files the ingest refuses are left out), split section by section,
+    ``f"{title}\\n{piece}"``. The run checks that the ingest wrote exactly these chunks.
     """
     splitter = make_splitter(embedder.count_tokens, chunk_tokens, overlap)
     root = root.resolve()
@@ -78,7 +86,9 @@ def planned_chunks(
         except (ParseError, AccessError):
             continue
         size += len(raw)
-        documents.append([f"{parsed.title}\n{p}" for p in split_text(splitter, parsed.text)])
+        sections = parsed.sections or (Section(None, parsed.text),)
+        pieces = split_sections(splitter, sections, embedder.count_tokens, chunk_tokens)
+        documents.append([f"{parsed.title}\n{p.text}" for p in pieces])
     return documents, size
 
 
@@ -88,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         corpus = work / "corpus"
         corpus.mkdir()
-        await asyncio.to_thread(build_corpus, source, corpus, args.copies)
+        await asyncio.to_thread(build_corpus, source, corpus, args.copies, args.documents)
         async with _common.database(args.data_dir, keep=args.keep) as (settings, db, where):
             await measure(args, settings, db, where, corpus)
     finally:
@@ -201,15 +211,18 @@ async def measure(args: argparse.Namespace, settings: KuraSettings, db: Database
             "-",
         ],
     ]
-    command = _common.reproduce(__file__, ["--copies", str(args.copies), "--threads", str(args.threads)])
+    limit = [] if args.documents is None else ["--documents", str(args.documents)]
+    command = _common.reproduce(__file__, ["--copies", str(args.copies), "--threads", str(args.threads), *limit])
     print(f"Kura ingest throughput  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
     print("\n".join(_common.machine_lines()))
     print(
         f"model:   {embedder.name} (dim {embedder.dim}), {args.threads} threads, batch {settings.embedding.batch_size}"
     )
     print(f"db:      {where}")
+    first_n = "" if args.documents is None else f", first {args.documents} documents"
     print(
-        f"data:    sample knowledge base x {args.copies} copies = {n_docs} documents, {corpus_bytes / 1024:.0f} KiB, "
+        f"data:    sample knowledge base x {args.copies} copies{first_n} = {n_docs} documents, "
+        f"{corpus_bytes / 1024:.0f} KiB, "
         f"{n_chunks} chunks ({r.chunk_tokens}-token chunks, {r.chunk_overlap_tokens} overlap), "
         f"{tokens} tokens ({tokens / n_chunks:.0f}/chunk)"
     )
@@ -238,11 +251,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--copies", type=int, default=10, help="copies of the sample knowledge base (default 10)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="e5 threads (default: all cores)")
+    parser.add_argument("--documents", type=int, default=None, help="keep only the first N documents (smoke)")
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
-    if args.copies < 1 or args.threads < 1:
-        parser.error("--copies and --threads must be at least 1")
+    if args.copies < 1 or args.threads < 1 or (args.documents is not None and args.documents < 1):
+        parser.error("--copies, --threads and --documents must be at least 1")
     asyncio.run(run(args))
 
 

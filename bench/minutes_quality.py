@@ -9,10 +9,12 @@ model calls, calls and tokens.
 
 A benchmark, not a test. Run from the repository root:
 
-    python bench/minutes_quality.py [--meetings NAME,...] [--base-url URL --model NAME] [--json]
+    python bench/minutes_quality.py [--meetings NAME,...] [--base-url URL --model NAME] [--json] [--fake-model]
 
 Without ``--base-url`` the embedded local model is started (``KURA_LLM_LOCAL_MODEL``; on 2 CPU
-cores a 60-minute meeting takes many minutes).
+cores a 60-minute meeting takes many minutes). ``--fake-model`` answers every call with empty
+minutes from ``tests/fakes/openai_server.FakeOpenAI``: scores are zero, but the whole path (parse,
+split, calls, validation, merge, scoring, table) runs in seconds, which is what ``make bench-smoke`` checks.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ from llm.chat import OpenAIChatModel
 from llm.errors import LLMError
 
 SET_DIR = Path(__file__).resolve().parent / "minutes"
+REPO = Path(__file__).resolve().parents[1]
+#: What --fake-model answers to every call: valid for both the part extraction and the summary.
+FAKE_ANSWER = json.dumps(
+    {"title": "", "summary": [], "topics": [], "decisions": [], "action_items": [], "open_questions": []}
+)
 
 
 class BenchError(Exception):
@@ -135,14 +142,23 @@ async def run(args: argparse.Namespace, meetings: list[Meeting], data_dir: Path)
     """Start the model (configured server or embedded), then write every meeting in turn."""
     base = KuraSettings(data_dir=data_dir)
     llm = base.llm
-    if args.base_url:
-        llm = llm.model_copy(update={"base_url": args.base_url, "model": args.model})
-    settings = base.model_copy(update={"llm": llm})
     async with AsyncExitStack() as stack:
+        if args.fake_model:
+            # The fakes live under tests/, which is not an installed package (as in _load_world.py).
+            sys.path.insert(1, str(REPO))
+            from tests.fakes.openai_server import FakeOpenAI
+
+            fake = await stack.enter_async_context(FakeOpenAI(FAKE_ANSWER))
+            llm = llm.model_copy(update={"base_url": fake.url, "model": fake.model})
+        elif args.base_url:
+            llm = llm.model_copy(update={"base_url": args.base_url, "model": args.model})
+        settings = base.model_copy(update={"llm": llm})
         notes: list[str] = []
         chat, url = await chat_model(settings, stack, notes.append)
         assert isinstance(chat, OpenAIChatModel)
         described = f"{notes[0].removeprefix('model: ')}, llama.cpp at {url}" if notes else f"{chat.name} at {url}"
+        if args.fake_model:
+            described = f"FakeOpenAI at {url}: empty minutes for every call (a smoke run; the scores mean nothing)"
         m = settings.minutes  # KURA_MINUTES_PART_TOKENS etc., as `kura minutes` uses them
         writer = MinutesWriter(
             chat,
@@ -270,13 +286,17 @@ def main() -> None:
     parser.add_argument("--model", help="the model name on --base-url")
     parser.add_argument("--json", action="store_true", help="print JSON (figures and the written items)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (local model's log)")
+    parser.add_argument("--fake-model", action="store_true", help="a fake model answering empty minutes (smoke)")
     args = parser.parse_args()
     if bool(args.base_url) != bool(args.model):
         parser.error("--base-url and --model go together")
+    if args.fake_model and args.base_url:
+        parser.error("--fake-model and --base-url exclude each other")
     names = [n.strip() for n in args.meetings.split(",") if n.strip()] if args.meetings else None
     effective = [*(["--meetings", ",".join(names)] if names else [])]
     effective += [*(["--base-url", args.base_url, "--model", args.model] if args.base_url else [])]
     effective += ["--json"] if args.json else []
+    effective += ["--fake-model"] if args.fake_model else []
     command = _common.reproduce(__file__, effective)
     data_dir = Path(tempfile.mkdtemp(prefix="kura-bench-"))
     try:

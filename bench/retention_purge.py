@@ -116,6 +116,7 @@ async def run(args: argparse.Namespace) -> None:
             ("verify, from the anchor", took, f"ok={after.ok}, {after.records:,} records, from #{after.pruned_through}")
         )
 
+    print(f"Kura retention purge  ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
     print("\n".join(machine_lines()))
     print(f"data:    {args.records:,} audit records over {args.days} days; {where}")
     print(f"command: {reproduce(__file__, sys.argv[1:])}")

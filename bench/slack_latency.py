@@ -35,10 +35,17 @@ whichever path, finds only the system prompt and ``Question:`` cached. One untim
 path comes first (with another question); it also fills the Slack directory cache, as in steady
 operation.
 
+``--fake-model`` puts ``tests/fakes/openai_server.FakeOpenAI`` (a fixed answer, first piece after
+0.2 s, then every 20 ms) where llama.cpp was: the figures then say nothing about the model, but every
+step above runs in seconds, which is what ``make bench-smoke`` checks.
+
 A benchmark, not a test. Run from the repository root:
 
     python bench/slack_latency.py [--mentions 10] [--model qwen2.5-0.5b-instruct-q4_k_m]
                                   [--update-interval 0.2] [--max-tokens N] [--data-dir DIR] [--keep]
+                                  [--fake-model] [--knowledge DIR]
+
+``--knowledge bot/sample/knowledge/handbook`` ingests only the folder that answers the three questions.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ from policies import Request, Scope, decide
 # The fake Slack and the adapter tests' settings live under tests/, which is not an installed package.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from tests.adapters.conftest import CHANNELS, USERS, settings_for, slack_settings
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
 MODELS = ("qwen2.5-0.5b-instruct-q4_k_m", "qwen2.5-1.5b-instruct-q4_k_m")
@@ -84,6 +92,10 @@ WARM_UP = "オフィスのWi-Fiのパスワードは？"  # untimed; not one of 
 ASKER, CHANNEL, BOT = "U_ALICE", "C_GENERAL", "U_KURA"
 POLL_S = 0.005
 LLM_THREADS, LLM_CONTEXT = 2, 4096  # as the adapter tests' model server
+# --fake-model: the answer in pieces of 4 characters (about a token each), the first piece's delay, the next ones'.
+_FAKE_TEXT = "経費精算の締め日は毎月25日です。申請はワークフローから行い、領収書の画像を添付してください。"
+FAKE_ANSWER = [_FAKE_TEXT[i : i + 4] for i in range(0, len(_FAKE_TEXT), 4)]
+FAKE_FIRST_S, FAKE_DELAY_S = 0.2, 0.02
 
 
 class CallClock:
@@ -285,19 +297,25 @@ async def run(args: argparse.Namespace) -> None:
     async with _common.database(args.data_dir, keep=args.keep) as (base, db, where):
         db_url = db.engine.url.render_as_string(hide_password=False)
         entry = get_local_model(args.model)
-        model_file = await asyncio.to_thread(ensure_model_file, entry, base.model_cache_dir)
-        log_file = base.data_dir / "llm.log"
-        async with LocalModelServer(
-            model_file, entry.id, threads=LLM_THREADS, context=LLM_CONTEXT, log_file=log_file
-        ) as server:
-            settings = settings_for(base.data_dir, db_url, server.base_url)
+        async with contextlib.AsyncExitStack() as stack:
+            if args.fake_model:
+                fake_model = FakeOpenAI(FAKE_ANSWER, first_token_s=FAKE_FIRST_S, token_delay_s=FAKE_DELAY_S)
+                base_url = (await stack.enter_async_context(fake_model)).url
+            else:
+                model_file = await asyncio.to_thread(ensure_model_file, entry, base.model_cache_dir)
+                log_file = base.data_dir / "llm.log"
+                server = LocalModelServer(
+                    model_file, entry.id, threads=LLM_THREADS, context=LLM_CONTEXT, log_file=log_file
+                )
+                base_url = (await stack.enter_async_context(server)).base_url
+            settings = settings_for(base.data_dir, db_url, base_url)
             updates: dict[str, object] = {"model": entry.id}
             if args.max_tokens is not None:
                 updates["max_tokens"] = args.max_tokens
             settings.llm = settings.llm.model_copy(update=updates)
             async with open_runtime(settings, with_model=True) as runtime:
                 started = time.perf_counter()
-                report = await runtime.ingestor.ingest(sample_knowledge())
+                report = await runtime.ingestor.ingest(args.knowledge or sample_knowledge())
                 ingest_s = time.perf_counter() - started
                 async with FakeSlack(USERS, CHANNELS) as fake:
                     await measure(
@@ -418,20 +436,23 @@ async def measure(
     scope_text = f"{len(scope.principal_sets)} reader sets, clearance {scope.clearance.label}"
     command_args = ["--mentions", str(args.mentions), "--model", args.model]
     command_args += ["--update-interval", str(args.update_interval), "--max-tokens", str(llm.max_tokens)]
+    command_args += ["--fake-model"] if args.fake_model else []
+    command_args += [] if args.knowledge is None else ["--knowledge", str(args.knowledge)]
+    served = f"on llama.cpp (LocalModelServer, {LLM_THREADS} threads, context {LLM_CONTEXT})"
+    if args.fake_model:
+        served = f"answered by FakeOpenAI (first piece after {FAKE_FIRST_S} s, then every {FAKE_DELAY_S * 1000:.0f} ms)"
 
     print(f"Kura Slack latency  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
     print("\n".join(_common.machine_lines()))
-    print(
-        f"model:   {llm.model} on llama.cpp (LocalModelServer, {LLM_THREADS} threads, context {LLM_CONTEXT}), "
-        f"max_tokens {llm.max_tokens}, temperature {llm.temperature}, streamed"
-    )
+    print(f"model:   {llm.model} {served}, max_tokens {llm.max_tokens}, temperature {llm.temperature}, streamed")
     print(
         f"slack:   FakeSlack on 127.0.0.1, Socket Mode, streaming=update, update_interval_s {args.update_interval}; "
         f"calls timed by polling fake.calls every {POLL_S * 1000:.0f} ms"
     )
     print(f"db:      {where}")
     print(
-        f"data:    sample knowledge: {n_docs} documents, {chunks_written} chunks (ingested in {ingest_s:.1f} s); "
+        f"data:    {args.knowledge or 'sample knowledge'}: {n_docs} documents, {chunks_written} chunks "
+        f"(ingested in {ingest_s:.1f} s); "
         f"top_k {settings.retrieval.top_k}; {prompt}"
     )
     print(
@@ -489,6 +510,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=None, help="answer cap (default: the adapter tests' 48)")
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument("--fake-model", action="store_true", help="a fake model instead of llama.cpp (smoke)")
+    parser.add_argument(
+        "--knowledge", type=Path, default=None, help="ingest this folder, not all of the sample knowledge (smoke)"
+    )
     args = parser.parse_args()
     if args.mentions < 1 or args.update_interval < 0 or (args.max_tokens is not None and args.max_tokens < 1):
         parser.error("--mentions and --max-tokens must be at least 1, --update-interval not negative")

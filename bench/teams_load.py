@@ -56,7 +56,10 @@ A benchmark, not a test. Run from the repository root:
 
     python bench/teams_load.py [--concurrency 1,32] [--min-samples 10] [--first-token 0.5]
         [--tokens 60] [--token-delay 0.03] [--stream-interval 1.0] [--query-vectors e5|precomputed]
-        [--cold] [--data-dir DIR] [--keep]
+        [--cold] [--knowledge DIR] [--data-dir DIR] [--keep]
+
+``--knowledge bot/sample/knowledge/handbook`` ingests only the folder that answers the three questions
+(a smaller ingest, for ``make bench-smoke``).
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ async def load(args: argparse.Namespace, outside: Outside, base: KuraSettings, d
     tokens: dict[int, int] = {}
     lag = LagMeter()
     async with open_runtime(settings, with_model=True) as runtime:
-        report, ingest_s = await prepare(runtime, args.query_vectors)
+        report, ingest_s = await prepare(runtime, args.query_vectors, args.knowledge)
         lag.start()
         wave = 0
         for concurrency in args.concurrency:
@@ -166,6 +169,9 @@ def main() -> None:
         "--query-vectors", choices=("e5", "precomputed"), default="e5", help="embed each question, or not (see above)"
     )
     parser.add_argument("--cold", action="store_true", help="no warm-up messages before each level (see above)")
+    parser.add_argument(
+        "--knowledge", type=Path, default=None, help="ingest this folder, not all of the sample knowledge (smoke)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
@@ -173,8 +179,10 @@ def main() -> None:
         args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
         parser.error("--concurrency takes numbers separated by commas, e.g. 1,32")
-    if not args.concurrency or min(args.concurrency) < 1 or args.tokens < 1 or args.min_samples < 1:
-        parser.error("--concurrency levels, --tokens and --min-samples must be at least 1")
+    if not args.concurrency or min(args.concurrency) < 1 or args.min_samples < 1:
+        parser.error("--concurrency levels and --min-samples must be at least 1")
+    if args.tokens < 6:  # fewer pieces than the 10 characters by which an answer is recognised: none counts
+        parser.error("--tokens must be at least 6")
     if min(args.first_token, args.token_delay, args.stream_interval) < 0:
         parser.error("times must not be negative")
     asyncio.run(run(args))
