@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import RowMapping, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Text
@@ -330,20 +330,7 @@ class KnowledgeStore:
         async with self._sessions.begin() as session:
             await self._tune(session, ef_search, max_scan_tuples, exact)
             rows = (await session.execute(statement, params)).mappings().all()
-        return [
-            SearchHit(
-                chunk_id=r["id"],
-                document_id=r["document_id"],
-                source=r["source"],
-                title=r["title"],
-                text=r["text"],
-                acl=tuple(r["acl"]),
-                classification=r["classification"],
-                distance=float(r["distance"]),
-                location=r["location"],
-            )
-            for r in rows
-        ]
+        return [_hit(r) for r in rows]
 
     async def hybrid_search(
         self,
@@ -418,25 +405,7 @@ class KnowledgeStore:
         async with self._sessions.begin() as session:
             await self._tune(session, max(ef_search, per_leg), max_scan_tuples, False)
             rows = (await session.execute(statement, params)).mappings().all()
-        return [
-            SearchHit(
-                chunk_id=r["id"],
-                document_id=r["document_id"],
-                source=r["source"],
-                title=r["title"],
-                text=r["text"],
-                acl=tuple(r["acl"]),
-                classification=r["classification"],
-                distance=float(r["distance"]),
-                location=r["location"],
-                fused=float(r["fused"]),
-                vector_rank=r["vector_rank"],
-                keyword_rank=r["keyword_rank"],
-                keyword_score=None if r["keyword_score"] is None else float(r["keyword_score"]),
-                keyword_coverage=float(r["keyword_coverage"]),
-            )
-            for r in rows
-        ]
+        return [_hit(r) for r in rows]
 
     async def fill_keywords(self, root: str, make: Callable[[str], str], *, batch: int = 500) -> int:
         """Compute the keywords of a root's chunks that have none (ingested before migration 0012).
@@ -497,3 +466,24 @@ class KnowledgeStore:
             documents = await session.scalar(select(func.count()).select_from(Document))
             chunks = await session.scalar(select(func.count()).select_from(Chunk))
         return StoreStats(int(documents or 0), int(chunks or 0))
+
+
+def _hit(r: RowMapping) -> SearchHit:
+    """A search row as a hit; the hybrid statement's extra columns when it has them."""
+    score = r.get("keyword_score")
+    return SearchHit(
+        chunk_id=r["id"],
+        document_id=r["document_id"],
+        source=r["source"],
+        title=r["title"],
+        text=r["text"],
+        acl=tuple(r["acl"]),
+        classification=r["classification"],
+        distance=float(r["distance"]),
+        location=r["location"],
+        fused=None if r.get("fused") is None else float(r["fused"]),
+        vector_rank=r.get("vector_rank"),
+        keyword_rank=r.get("keyword_rank"),
+        keyword_score=None if score is None else float(score),
+        keyword_coverage=None if r.get("keyword_coverage") is None else float(r["keyword_coverage"]),
+    )

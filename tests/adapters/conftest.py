@@ -58,6 +58,13 @@ async def smol_url(tmp_root: Path) -> AsyncIterator[str]:
         yield srv.base_url
 
 
+def public_only(source: str) -> bool:
+    """A sample document readable with no rights (public/, the public announcements, or a public
+    folder another test ingested), never hr/, managers/, it/ or the internal handbook."""
+    internal = ("hr/", "managers/", "it/", "handbook/")
+    return not source.startswith(internal) or source.startswith("handbook/announcements")
+
+
 @asynccontextmanager
 async def fresh_database(server_url: str, prefix: str) -> AsyncIterator[str]:
     """A new migrated database on the session's server for the block, dropped after it."""

@@ -138,7 +138,8 @@ async def test_a_hostile_answer_is_inert_in_slack_the_console_and_json(streaming
     data = json.loads(printed_json)
     _assert_inert(data["answer"])
     assert reply.text == data["answer"]
-    assert [{"source": SOURCE, "title": TITLE, "number": 1}] == data["citations"]  # data, kept as written
+    # Data, kept as written.
+    assert [{"source": SOURCE, "title": TITLE, "number": 1, "location": ""}] == data["citations"]
     assert printed_json.isprintable()  # the escape in the title is written as \u001b
 
 
