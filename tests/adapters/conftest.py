@@ -21,6 +21,7 @@ from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettin
 from bot.wiring import Runtime, open_runtime, sample_knowledge
 from llm.catalog import get_local_model
 from llm.runtime import LocalModelServer, ensure_model_file
+from tests.adapters.faq_support import OWNER, hr_draft
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack, SlackUser
 
@@ -251,3 +252,18 @@ async def fake_model_runtime(tmp_root: Path, adapter_db_url: str, fake_model: Fa
     """Kura's parts on the adapter database with the module's fake model (minutes in chat included)."""
     async with open_runtime(settings_for(tmp_root, adapter_db_url, fake_model.url), with_model=True) as runtime:
         yield runtime
+
+
+# The FAQ review modules' runtime and entry (tests/adapters/faq_support.py holds the entry's making).
+@pytest.fixture(scope="module")
+async def rt(fake_model_runtime: Runtime) -> Runtime:
+    """Kura's parts with the sample knowledge (ingested once: unchanged files cost nothing)."""
+    await fake_model_runtime.ingestor.ingest(sample_knowledge())
+    return fake_model_runtime
+
+
+@pytest.fixture
+async def entry(rt: Runtime) -> AsyncIterator[int]:
+    """A drafted entry citing an HR document, rejected afterwards."""
+    async with hr_draft(rt, OWNER) as entry_id:
+        yield entry_id

@@ -13,6 +13,7 @@ from bot.wiring import Runtime, sample_knowledge
 from knowledge.faq_store import NewEntry
 
 ANSWER = "給与は毎月25日に支払われます。"
+OWNER = "carol@example.co.jp"  # owner of hr/ in the sample
 PAY_RULES = "hr/給与規程.md"
 
 
@@ -34,3 +35,8 @@ async def hr_draft(rt: Runtime, owner: str) -> AsyncIterator[int]:
         yield entry_id
     finally:
         await rt.faq_store.set_status(entry_id, "rejected", "test over")
+
+
+def model_answer(body: dict[str, object]) -> str:
+    """The review modules' fake model; nothing there asks it anything."""
+    return "提供された資料には記載がありません"

@@ -16,8 +16,8 @@ from bot.audit.models import AuditRecord
 from bot.core.faq_words import faq_text
 from bot.core.types import Destination
 from bot.faq.render import review_actions, review_request, source_refs
-from bot.wiring import Runtime, sample_knowledge
-from tests.adapters.faq_support import ANSWER, PAY_RULES, hr_draft
+from bot.wiring import Runtime
+from tests.adapters.faq_support import ANSWER, PAY_RULES, model_answer  # noqa: F401 - the fake model's answer
 from tests.adapters.teams_harness import ALICE, CAROL, CHATS, DAVE, Tenant, tenant
 from tests.fakes import teams_activities as activities
 from tests.fakes.bot_connector_wire import Conversation, TeamsUser
@@ -27,25 +27,6 @@ pytestmark = pytest.mark.adapters
 
 JSON = dict[str, Any]
 CARD = "application/vnd.microsoft.card.adaptive"
-
-
-def model_answer(body: JSON) -> str:
-    """The module's fake model; nothing here asks it anything."""
-    return "提供された資料には記載がありません"
-
-
-@pytest.fixture(scope="module")
-async def rt(fake_model_runtime: Runtime) -> Runtime:
-    """Kura's parts with the sample knowledge (ingested once: unchanged files cost nothing)."""
-    await fake_model_runtime.ingestor.ingest(sample_knowledge())
-    return fake_model_runtime
-
-
-@pytest.fixture
-async def entry(rt: Runtime) -> AsyncIterator[int]:
-    """A drafted entry citing an HR document, rejected afterwards."""
-    async with hr_draft(rt, CAROL.email) as entry_id:
-        yield entry_id
 
 
 @pytest.fixture
