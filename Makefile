@@ -88,7 +88,8 @@ bench-smoke: setup ## every benchmark at a tiny size, failing on the first that 
 	@$(BENCH_SMOKE) "Kura minutes quality" minutes_quality --fake-model
 	@$(BENCH_SMOKE) "Kura retention purge" retention_purge --records 300 --days 400
 	@$(BENCH_SMOKE) "Kura retrieval latency" retrieval_latency --chunks 10000 --queries 20 --clusters 20
-	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2
+	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2 --resync-documents 20
+	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2 --profile-embedder --profile-texts 4
 	@$(BENCH_SMOKE) "Kura FAQ mining" faq --questions 300
 	@$(BENCH_SMOKE) "Kura retrieval quality" retrieval_quality --smoke
 	@$(BENCH_SMOKE) "Kura conversation load" conversation_load --concurrency 1,4 --min-samples 4 --restart 0 \

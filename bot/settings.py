@@ -107,7 +107,10 @@ class RetrievalSettings(BaseModel):
     max_scan_tuples: int = 20_000
     chunk_tokens: int = 256
     chunk_overlap_tokens: int = 32
-    max_file_bytes: int = 5_000_000
+    #: Largest file ingested, in bytes; bigger ones are refused with a one-line reason. 50 MiB is the
+    #: Office guard's cap on a package's unpacked size (knowledge/formats/office.py), so one limit holds
+    #: for every format; a file is read whole into memory, and PDF pages, slides and rows have caps too.
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
 
 
 class PipelineSettings(BaseModel):

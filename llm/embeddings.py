@@ -103,6 +103,10 @@ class E5Embedder:
     the event loop needs for other blocking work (aiohttp's DNS lookups and .netrc reads, which
     every Slack Web API call and model request makes). With 32 questions at once, every model
     request waited for the last question's embedding (bench/conversation_load.py).
+
+    ``batch_size`` only bounds the memory of one call: the engine concatenates a call's texts with no
+    padding, so texts per call do not change its speed; two threads give ~1.9x one on two idle cores
+    (``bench/ingest_throughput.py --profile-embedder``, figures in bench/README.md).
     """
 
     def __init__(self, threads: int = 2, batch_size: int = 32) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -14,7 +15,14 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bot.db import Database
 from bot.errors import ConfigurationError, InputError, ModelUnavailable
@@ -30,7 +38,7 @@ from policies.loader import check_policy_text
 
 if TYPE_CHECKING:
     from knowledge import IngestReport
-    from knowledge.ingest import ProgressCallback
+    from knowledge.ingest import IngestProgress, ProgressCallback
 
 __all__ = [
     "db_upgrade",
@@ -58,33 +66,52 @@ def _default_access(args: argparse.Namespace) -> AccessInfo | None:
 
 @contextmanager
 def progress_bar(label: str, total: int) -> Iterator[ProgressCallback]:
-    """A transient bar on stderr that advances once per file, showing its outcome and path."""
+    """A transient bar on stderr: files done of all, chunks embedded, their rate, elapsed, ETA (by
+    files, a file's share counted while its chunks are embedded) and the file in hand."""
     columns = (
         TextColumn(escape(label)),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}", markup=False),
     )
+    started = time.monotonic()
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("", total=total)
-        yield lambda rel, outcome: bar.update(task, advance=1, description=f"{outcome}: {rel}")
+        task = bar.add_task("", total=total, chunks=0, rate="-")
+
+        def tell(p: IngestProgress) -> None:
+            elapsed = time.monotonic() - started
+            rate = f"{p.chunks / elapsed:.1f} chunks/s" if p.chunks and elapsed > 0 else "-"
+            what = f"{p.outcome}: {p.path}" if p.path else ""
+            bar.update(
+                task,
+                total=p.files_total,
+                completed=p.files_done + p.file_share,
+                chunks=p.chunks,
+                rate=rate,
+                description=what,
+            )
+
+        yield tell
 
 
 def terminal_progress(console: Console | None) -> ProgressFactory | None:
-    """The progress bar for syncs when there is a console to show it and stderr is a terminal."""
-    return progress_bar if console is not None and sys.stderr.isatty() else None
+    """The progress bar for ingests and syncs: only with a console (not ``--json``) and when both
+    stdout and stderr are terminals (a redirected run's output stays clean)."""
+    return progress_bar if console is not None and sys.stdout.isatty() and sys.stderr.isatty() else None
 
 
 async def run_ingest(rt: Runtime, path: Path, default: AccessInfo | None, console: Console | None) -> IngestReport:
-    """Ingest with a progress bar when stderr is a terminal."""
+    """Ingest with a progress bar when in a terminal (the ingestor tells the bar its file count)."""
     if not await asyncio.to_thread(Path.exists, path):
         raise InputError(f"{path}: no such file or folder")
     bar = terminal_progress(console)
     if bar is None:
         return await rt.ingestor.ingest(path, default_access=default)
-    total = len(await asyncio.to_thread(lambda: rt.ingestor.files(path.resolve())))
-    with bar("ingest", total) as tell:
+    with bar("ingest", 0) as tell:
         return await rt.ingestor.ingest(path, default_access=default, progress=tell)
 
 
