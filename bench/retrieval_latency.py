@@ -14,22 +14,22 @@ PostgreSQL with a binary COPY, then the model's partial HNSW index is built with
   (a 384-dim vector plus such a text is over PostgreSQL's 2 kB TOAST threshold, and the vector,
   stored ``external``, goes out of line as it does in Kura).
 
-Queries are ``--queries`` perturbed copies of random corpus points; each run starts on fresh
-pooled connections and is timed after 10 warm-up queries. Runs, for the 1% user and for the
-all-visible user:
+Each chunk also holds 12 keywords (a 5000-word vocabulary, Zipf-like weights: the commonest word
+is in ~10% of the chunks), written as a tsvector by the same COPY. Queries are ``--queries``
+perturbed copies of random corpus points; a query's keywords are 3 of its corpus chunk's 12. Each
+run starts on fresh pooled connections and is timed after 10 warm-up queries. Readers: ``group:g0``
+(1%), ``group:g0``..``g9`` (10%), ``public`` (100%); for each:
 
-1. ``store.search(q, [set], clearance=3, k=10)`` as Kura calls it (ef_search 100, iterative scan
-   ``relaxed_order``, ``plan_cache_mode = force_custom_plan``, all set per statement by the store),
-   and ``store.search(..., exact=True)``;
-2. the store's own statement with the planner held to the HNSW index (``SET LOCAL
-   enable_seqscan = off, enable_bitmapscan = off``): the path the store is written for; for the
-   1% user once more with ``SET LOCAL hnsw.iterative_scan = off``, to show what the iterative
-   scan is for, and once held to the GIN index on ``acl`` (bitmap scan, then sort: exact).
-   These runs leave ``plan_cache_mode`` at its default, so they show the generic plan PostgreSQL
-   switches to.
+1. ``store.search(q, [set], clearance=3, k=10)`` as Kura calls it: the store's switch decides
+   exact or HNSW (the plan column says which, ``KnowledgeStore.last_path``);
+2. the store's statement with the planner held to the HNSW index (SET LOCAL enable_seqscan,
+   enable_bitmapscan off), and (1% and 10%) held to the GIN index on ``acl`` (bitmap, then sort);
+3. ``store.search(..., exact=True)`` (first ``--exact-queries`` queries: it reads every readable row);
+4. ``store.hybrid_search`` (vector and keyword legs, RRF) and ``hybrid_search(exact=True)``, its
+   ground truth (first ``--exact-queries`` queries).
 
-(An earlier third run set ``plan_cache_mode`` on the database with ``ALTER DATABASE``; the store now
-sets it on every search, so that run measured ``store.search`` twice, and it needed the owner's role.)
+Then the switch's own cost (the planner estimate it uses, against a capped ``count(*)``), and with
+``--halfvec`` a second HNSW index over ``embedding::halfvec(384)``, searched with the HNSW path forced.
 
 Which plan each run really executed is reported: psycopg prepares a statement on its 5th run on a
 connection, and PostgreSQL may then switch the prepared statement to one generic plan (planned
@@ -37,11 +37,12 @@ without the parameter values); ``pg_prepared_statements`` counts generic and cus
 EXPLAIN / EXPLAIN (GENERIC_PLAN) give their shapes. Reported per run: latency p50/p95 of the
 whole call, mean rows returned, the share of queries that got all k rows, and recall@k =
 |returned ∩ exact| / |exact| against a brute-force top-k computed in numpy over the chunks the
-user may read (independent of PostgreSQL, so also a check of ``exact=True``).
+user may read (independent of PostgreSQL, so also a check of ``exact=True``); hybrid runs against
+``hybrid_search(exact=True)``.
 
 A benchmark, not a test. Run from the repository root:
 
-    python bench/retrieval_latency.py [--chunks 100000] [--queries 200] [--data-dir DIR] [--keep]
+    python bench/retrieval_latency.py [--chunks 100000] [--queries 200] [--exact-queries 50] [--halfvec]
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -63,13 +65,21 @@ from _synthetic import (
     CLEARANCE,
     DIM,
     GROUPS,
+    KEYWORD_VOCABULARY,
+    KEYWORDS_PER_CHUNK,
     MODEL,
     LoadReport,
     Matrix,
+    TsVector,
+    build_halfvec,
+    halfvec_sql,
+    keyword_vocabulary,
     load,
-    make_queries,
+    make_keywords,
     make_texts,
     make_vectors,
+    pick_queries,
+    server_memory,
 )
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import Row, bindparam, text
@@ -77,7 +87,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
 from bot.db import Database
-from knowledge.store import KnowledgeStore
+from knowledge.store import EXACT_BELOW, KnowledgeStore
 
 MARKER = "/* bench: {} forced */"  # a distinct statement text per forced plan: its own prepared statement
 MARK = "WITH hits AS MATERIALIZED"
@@ -227,16 +237,24 @@ def ground_truth(
     return truth
 
 
-async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
+async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: Path) -> None:
     rng = np.random.default_rng(args.seed)
-    store = KnowledgeStore(db.sessions, MODEL, DIM)
+    store = KnowledgeStore(db.sessions, MODEL, DIM, exact_below=args.exact_below)
     report = LoadReport()
     started = time.perf_counter()
     vectors = await asyncio.to_thread(make_vectors, rng, args.chunks, args.clusters, args.spread)
     texts = await asyncio.to_thread(make_texts, rng, args.chunks)
-    queries = make_queries(rng, vectors, args.queries, args.query_noise)
+    vocabulary = keyword_vocabulary(rng)
+    keyword_rows = await asyncio.to_thread(make_keywords, rng, args.chunks)
+    keywords = [TsVector.of([vocabulary[j] for j in row]) for row in keyword_rows]
+    queries, picks = pick_queries(rng, vectors, args.queries, args.query_noise)
+    # A question about a chunk names 3 of its 12 keywords (the keyword leg keeps chunks holding 2).
+    terms_of = {
+        q.tobytes(): [vocabulary[j] for j in rng.choice(keyword_rows[row], size=3, replace=False)]
+        for q, row in zip(queries, picks, strict=True)
+    }
     report.generate_s = time.perf_counter() - started
-    await load(db, store, vectors, texts, report)
+    await load(db, store, vectors, texts, report, keywords)
     stats = await store.stats()
 
     # Chunk id of every corpus row (row i is chunk i % 100 of document i // 100).
@@ -260,13 +278,15 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
 
     k, ef, max_scan = args.k, args.ef_search, args.max_scan_tuples
     users = [
-        ("1% user", frozenset({"group:g0"}), doc_of_row % GROUPS == 0),
-        ("all-visible user", frozenset({"public"}), np.ones(args.chunks, dtype=bool)),
+        ("1% reader", frozenset({"group:g0"}), doc_of_row % GROUPS == 0),
+        ("10% reader", frozenset(f"group:g{g}" for g in range(10)), doc_of_row % GROUPS < 10),
+        ("100% reader", frozenset({"public"}), np.ones(args.chunks, dtype=bool)),
     ]
     started = time.perf_counter()
     truth = {name: ground_truth(vectors, queries, chunk_ids, visible, k) for name, _p, visible in users}
     truth_s = time.perf_counter() - started
     warmup = min(10, len(queries))
+    few = queries[: args.exact_queries]  # the exact runs read every readable row: a few queries suffice
     runs: list[Run] = []
 
     async def measured(
@@ -274,25 +294,39 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
         principals: frozenset[str],
         label: str,
         call: Callable[[Matrix], Awaitable[list[int]]],
-        settings: dict[str, str],
+        settings: dict[str, str] | None,
         *,
         forced: str | None,
+        asked: Matrix = queries,
+        plan: str = "",
     ) -> None:
         # Fresh connections: no prepared statement or cached plan left over from an earlier run.
         await db.engine.dispose()
-        for q in queries[:warmup]:  # connection, caches and plan cache settle; not timed
+        for q in asked[:warmup]:  # connection, caches and plan cache settle; not timed
             await call(q)
         before = await plan_counts(db, forced=forced)
-        latencies, results = [], []
-        for q in queries:
+        latencies, results, paths = [], [], []
+        for q in asked:
             started = time.perf_counter()
             ids = await call(q)
             latencies.append(time.perf_counter() - started)
             results.append(ids)
-        after = await plan_counts(db, forced=forced)
-        custom_shape, generic_shape = await plan_shapes(db, store, queries[0], principals, k, settings, forced=forced)
-        plan = _plan_label(len(queries), before, after, custom_shape, generic_shape)
+            paths.append(store.last_path)
+        if plan:
+            pass
+        elif settings is None:  # hybrid: the switch's choice is the plan of its vector leg
+            plan = ", ".join(f"{p} {paths.count(p)}" for p in dict.fromkeys(paths))
+        else:
+            after = await plan_counts(db, forced=forced)
+            if forced is None and paths[-1] == "exact":  # what the store's switch set for the statement
+                settings = settings | {"enable_indexscan": "off"}
+            custom_shape, generic_shape = await plan_shapes(db, store, asked[0], principals, k, settings, forced=forced)
+            plan = _plan_label(len(asked), before, after, custom_shape, generic_shape)
+            if forced is None:
+                plan = f"switch {paths[-1]}: " + plan
         runs.append(Run(name, sees[name], label, plan, latencies, results))
+        r = runs[-1]  # as it comes: a long run still leaves its figures in the log
+        print(f"  {name:11} {label:34} p50 {1000 * np.median(r.latencies):7.1f} ms  {plan}", file=sys.stderr)
 
     async def store_run(name: str, principals: frozenset[str], label: str, *, exact: bool) -> None:
         async def call(q: Matrix) -> list[int]:
@@ -301,7 +335,24 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
             )
             return [h.chunk_id for h in hits]
 
-        await measured(name, principals, label, call, _settings(ef, max_scan, exact=exact), forced=None)
+        settings = _settings(ef, max_scan, exact=exact)
+        await measured(name, principals, label, call, settings, forced=None, asked=few if exact else queries)
+
+    async def hybrid_run(name: str, principals: frozenset[str], label: str, *, exact: bool) -> None:
+        async def call(q: Matrix) -> list[int]:
+            hits = await store.hybrid_search(
+                q,
+                terms_of[q.tobytes()],
+                [principals],
+                CLEARANCE,
+                k,
+                ef_search=ef,
+                max_scan_tuples=max_scan,
+                exact=exact,
+            )
+            return [h.chunk_id for h in hits]
+
+        await measured(name, principals, label, call, None, forced=None, asked=few if exact else queries)
 
     async def forced_run(name: str, principals: frozenset[str], forced: str, iterative: str = "relaxed_order") -> None:
         settings = _settings(ef, max_scan, iterative=iterative, forced=forced)
@@ -311,24 +362,50 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
             return [int(r[0]) for r in rows]
 
         label = f"HNSW forced, iterative {iterative}" if forced == "hnsw" else "GIN bitmap forced (exact)"
-        await measured(name, principals, label, call, settings, forced=forced)
+        await measured(
+            name, principals, label, call, settings, forced=forced, asked=few if forced == "gin" else queries
+        )
 
     sees = {name: f"{100 * visible.mean():.3g}%" for name, _p, visible in users}
-    # 1. As Kura runs today: pooled connections, psycopg's automatic prepared statements.
+    print("runs:", file=sys.stderr)
     for name, principals, _v in users:
         await store_run(name, principals, "store.search", exact=False)
-        await store_run(name, principals, "store.search exact=True", exact=True)
-    # 2. The index path the store is written for, plan forced: iterative scan on, and off.
-    for name, principals, _v in users:
         await forced_run(name, principals, "hnsw")
-        if name == "1% user":
-            await forced_run(name, principals, "hnsw", iterative="off")
+        await store_run(name, principals, "store.search exact=True", exact=True)
+        if name != "100% reader":
             await forced_run(name, principals, "gin")
+        await hybrid_run(name, principals, "hybrid_search", exact=False)
+        await hybrid_run(name, principals, "hybrid_search exact", exact=True)
+    # The hybrid runs' recall is against the exact hybrid (same statement, vector leg read exactly),
+    # over the queries both answered.
+    hybrid_truth = {r.user: r.results for r in runs if r.path == "hybrid_search exact"}
+    switch_rows = [
+        await switch_cost(db, store, name, principals, int(visible.sum()), args.exact_below)
+        for name, principals, visible in users
+    ]
+    if args.halfvec:  # the same graph over 16-bit floats: half the index; its recall against numpy
+        report.halfvec_s, report.sizes["HNSW halfvec index"] = await build_halfvec(db, store)
+        half_settings = _settings(ef, max_scan, forced="hnsw")
+        half = text(halfvec_sql(store)).bindparams(
+            bindparam("query", type_=Vector(store.dim)), bindparam("s0", type_=ARRAY(Text))
+        )
+        for name, principals, _v in users:
+
+            async def call(q: Matrix, principals: frozenset[str] = principals) -> list[int]:
+                params = {"query": q, "clearance": CLEARANCE, "k": k, "s0": sorted(principals)}
+                async with db.sessions.begin() as session:
+                    for setting, value in half_settings.items():
+                        await session.execute(text(f"SET LOCAL {setting} = {value}"))
+                    return [int(r[0]) for r in (await session.execute(half, params)).all()]
+
+            await measured(name, principals, "halfvec HNSW forced", call, None, forced=None, plan="halfvec HNSW")
+    processes, pss = server_memory(data_dir)
 
     table_rows = []
     for r in runs:
-        want = truth[r.user]
-        recall = np.mean([len(set(got) & set(w)) / len(w) for got, w in zip(r.results, want, strict=True)])
+        want = hybrid_truth[r.user] if r.path.startswith("hybrid") else truth[r.user]
+        pairs = list(zip(r.results, want, strict=False))  # the exact runs answered the first queries only
+        recall = np.mean([len(set(got) & set(w)) / max(len(w), 1) for got, w in pairs])
         ms = [1000 * x for x in r.latencies]
         table_rows.append(
             [
@@ -363,6 +440,11 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
             str(ef),
             "--max-scan-tuples",
             str(max_scan),
+            "--exact-queries",
+            str(args.exact_queries),
+            "--exact-below",
+            str(args.exact_below),
+            *(["--halfvec"] if args.halfvec else []),
             "--seed",
             str(args.seed),
         ],
@@ -394,7 +476,34 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
         f"untimed warm-up queries; k {k}, clearance {CLEARANCE}, ef_search {ef}, max_scan_tuples {max_scan}; "
         f"numpy ground truth in {truth_s:.1f} s"
     )
+    if args.halfvec:
+        print(
+            f"halfvec: HNSW over embedding::halfvec({DIM}) (m 16, ef_construction 64) built in {report.halfvec_s:.1f} s"
+        )
+    print(
+        f"memory:  PostgreSQL {processes} processes, PSS {pss / 2**20:,.0f} MiB after the runs "
+        f"(shared_buffers {s['shared_buffers']}; the rest of the index is read through the OS page cache)"
+    )
+    print(
+        f"switch:  store exact_below {store.exact_below} readable chunks and share {store.exact_share}; "
+        "hybrid keywords: "
+        f"{KEYWORDS_PER_CHUNK} of a {KEYWORD_VOCABULARY}-word Zipf vocabulary per chunk, 3 of them per question; "
+        f"exact runs on the first {len(few)} queries"
+    )
     print(f"command: {command}")
+    print()
+    print(
+        _common.table(
+            [
+                "switch cost",
+                "readable",
+                "planner estimate",
+                "estimate p50 ms",
+                f"count(*) LIMIT {args.exact_below + 1} p50 ms",
+            ],
+            switch_rows,
+        )
+    )
     print()
     print(
         _common.table(
@@ -410,8 +519,42 @@ async def measure(args: argparse.Namespace, db: Database, where: str) -> None:
         "(generic/custom counts) and EXPLAIN / EXPLAIN (GENERIC_PLAN)\n"
         "of the same statement and settings; 'unprepared' = executions before psycopg prepared the statement.\n"
         "'HNSW forced' / 'GIN bitmap forced' = the store's statement with SET LOCAL enable_seqscan and "
-        "enable_bitmapscan / enable_indexscan off."
+        "enable_bitmapscan / enable_indexscan off.\n"
+        "store.search / hybrid_search: 'switch exact|hnsw' = what the store chose (KnowledgeStore.last_path); "
+        "hybrid recall is against hybrid_search exact (vector leg read exactly, same fusion)."
     )
+
+
+async def switch_cost(
+    db: Database, store: KnowledgeStore, name: str, principals: frozenset[str], readable: int, cap: int
+) -> list[str]:
+    """What the store's switch costs: its planner estimate, against a capped count through the GIN index."""
+    params: dict[str, object] = {"s0": sorted(principals), "clearance": CLEARANCE}
+    count = text(
+        "SELECT count(*) FROM (SELECT 1 FROM kura_knowledge.chunks WHERE embedding_model = :m "
+        "AND classification <= :clearance AND acl && :s0 LIMIT :cap) AS r"
+    ).bindparams(bindparam("s0", type_=ARRAY(Text)))
+    estimates, estimate_s, count_s = [], [], []
+    await db.engine.dispose()
+    for i in range(60):
+        async with db.sessions.begin() as session:
+            await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            started = time.perf_counter()
+            estimates.append((await store._readable_estimate(session, "acl && :s0", ["s0"], params))[0])
+            estimate_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await session.execute(count, params | {"m": MODEL, "cap": cap + 1})
+            count_s.append(time.perf_counter() - started)
+        if i < 10:  # warm-up
+            estimate_s.clear()
+            count_s.clear()
+    return [
+        name,
+        f"{readable:,}",
+        f"{estimates[-1]:,}",
+        f"{1000 * np.median(estimate_s):.2f}",
+        f"{1000 * np.median(count_s):.2f}",
+    ]
 
 
 def _plan_label(
@@ -429,8 +572,8 @@ def _plan_label(
 
 
 async def run(args: argparse.Namespace) -> None:
-    async with _common.database(args.data_dir, keep=args.keep) as (_, db, where):
-        await measure(args, db, where)
+    async with _common.database(args.data_dir, keep=args.keep) as (settings, db, where):
+        await measure(args, db, where, settings.data_dir / "postgres")
 
 
 def main() -> None:
@@ -443,6 +586,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10, help="rows per search (default 10)")
     parser.add_argument("--ef-search", type=int, default=100, help="hnsw.ef_search (default 100, as Kura)")
     parser.add_argument("--max-scan-tuples", type=int, default=20_000, help="hnsw.max_scan_tuples (default 20000)")
+    parser.add_argument(
+        "--exact-queries", type=int, default=50, help="queries of the exact runs (they read every readable row)"
+    )
+    parser.add_argument(
+        "--exact-below", type=int, default=EXACT_BELOW, help=f"the store's switch (default {EXACT_BELOW})"
+    )
+    parser.add_argument("--halfvec", action="store_true", help="also build a halfvec HNSW index and search it")
     parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")

@@ -105,12 +105,34 @@ class RetrievalSettings(BaseModel):
     top_k: int = 5
     ef_search: int = 100
     max_scan_tuples: int = 20_000
+    #: A search whose scope may read at most this many chunks is exact (GIN bitmap on acl, then sort)
+    #: instead of HNSW; 0: always HNSW. Measured in bench/retrieval_latency.py (knowledge.store.EXACT_BELOW).
+    exact_below: int = Field(default=10_000, ge=0)
     chunk_tokens: int = 256
     chunk_overlap_tokens: int = 32
     #: Largest file ingested, in bytes; bigger ones are refused with a one-line reason. 50 MiB is the
     #: Office guard's cap on a package's unpacked size (knowledge/formats/office.py), so one limit holds
     #: for every format; a file is read whole into memory, and PDF pages, slides and rows have caps too.
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: The "not found" floor (knowledge/relevance.py, calibrated on bench/retrieval_quality.yaml): no
+    #: passage answers when the best hit's cosine similarity is under the question language's floor
+    #: and no hit holds ``min_coverage`` of its content terms; then the reply is "not found". 0 turns a floor off.
+    min_similarity_ja: float = Field(default=0.84, ge=0.0, le=1.0)
+    min_similarity_en: float = Field(default=0.805, ge=0.0, le=1.0)
+    min_coverage: float = Field(default=0.4, ge=0.0, le=1.0)
+    #: With a reranker: the best ``relevance_score`` needed instead (unset: the floors above decide).
+    min_rerank_score: float | None = None
+
+
+class RerankSettings(BaseModel):
+    """An optional cross-encoder behind a ``POST /rerank`` endpoint (vLLM, Jina/Cohere protocol); off when unset."""
+
+    base_url: str | None = None
+    model: str = "reranker"
+    api_key: SecretStr = SecretStr("not-needed")
+    #: Candidates retrieved and reranked; the best ``KURA_RETRIEVAL_TOP_K`` of them are kept.
+    candidates: int = Field(default=20, ge=1)
+    timeout_s: float = 10.0
 
 
 class PipelineSettings(BaseModel):

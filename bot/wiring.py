@@ -147,7 +147,12 @@ class Runtime:
         """Documents and chunks, for this embedder's vectors."""
         from knowledge import KnowledgeStore
 
-        return KnowledgeStore(self.database.sessions, self.embedder.name, self.embedder.dim)
+        return KnowledgeStore(
+            self.database.sessions,
+            self.embedder.name,
+            self.embedder.dim,
+            exact_below=self.settings.retrieval.exact_below,
+        )
 
     @cached_property
     def faq_store(self) -> FaqStore:

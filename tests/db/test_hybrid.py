@@ -137,7 +137,7 @@ async def test_an_exact_code_ranked_low_by_vectors_is_still_found(db: Database) 
 async def test_a_one_percent_reader_still_gets_k_results(db: Database, dba: AsyncEngine) -> None:
     """Hybrid through the HNSW index (no sequential scan) fills k for a reader of 1% of the chunks."""
     rng = np.random.default_rng(7)
-    store = KnowledgeStore(db.sessions, "test-hybrid-1pct-384", 384)
+    store = KnowledgeStore(db.sessions, "test-hybrid-1pct-384", 384, exact_below=0)  # the HNSW path
     await store.ensure_vector_index()
     centres = rng.normal(size=(20, 384))
     for i in range(100):

@@ -73,7 +73,7 @@ async def test_clearance_caps_classification(db: Database, embedder: E5Embedder,
 async def _synthetic(db: Database, docs: int, per_doc: int, dim: int = 384) -> tuple[KnowledgeStore, np.ndarray]:
     """``docs`` documents of ``per_doc`` clustered random vectors; document i is readable by group:g{i}."""
     rng = np.random.default_rng(7)
-    store = KnowledgeStore(db.sessions, "test-synthetic-384", dim)
+    store = KnowledgeStore(db.sessions, "test-synthetic-384", dim, exact_below=0)  # the HNSW path
     await store.ensure_vector_index()
     centres = rng.normal(size=(20, dim))
     all_vectors = []
