@@ -92,6 +92,7 @@ bench-smoke: setup ## every benchmark at a tiny size, failing on the first that 
 	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2 --profile-embedder --profile-texts 4
 	@$(BENCH_SMOKE) "Kura FAQ mining" faq --questions 300
 	@$(BENCH_SMOKE) "Kura retrieval quality" retrieval_quality --smoke
+	@$(BENCH_SMOKE) "Kura first token" first_token --fake-model --questions 2
 	@$(BENCH_SMOKE) "Kura conversation load" conversation_load --concurrency 1,4 --min-samples 4 --restart 0 \
 	  --first-token 0.05 --tokens 10 --token-delay 0.01 --query-vectors precomputed --knowledge $(HANDBOOK)
 	@$(BENCH_SMOKE) "Kura Teams load" teams_load --concurrency 1,4 --min-samples 4 \

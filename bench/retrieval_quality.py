@@ -12,11 +12,19 @@ the first chunk from an expected document (0 when none is in the first k). Unans
 are left out of these and used for abstention: the best hit's cosine similarity and keyword coverage
 (the share of the question's keywords the chunk holds) for unanswerable and answerable questions,
 then, for candidate floors, abstention precision (abstained questions that were unanswerable),
-recall (unanswerable questions abstained) and the answerable questions kept.
+recall (unanswerable questions abstained) and the answerable questions kept. Every mode's row also
+gives the abstention of Kura's floor (``knowledge.relevance.answers`` with the default
+``KURA_RETRIEVAL_MIN_*``, on the first five hits as the pipeline sees them): precision, recall and
+the answerable questions it drops.
+
+``--rerank-url URL --rerank-model NAME`` adds a "reranked" row: the hybrid search's first
+``--rerank-candidates`` (20) chunks reordered by that ``/rerank`` server (vLLM, Jina/Cohere
+protocol); its floor is ``--rerank-floor`` on the best relevance_score when given.
 
 A benchmark, not a test. Run from the repository root:
 
     python bench/retrieval_quality.py [--k 10] [--threads N] [--smoke] [--data-dir DIR] [--keep]
+        [--rerank-url URL --rerank-model NAME [--rerank-candidates 20] [--rerank-floor S]]
 
 ``--smoke``: the public/ and handbook/ folders and the questions they can answer (a minute or so).
 """
@@ -44,6 +52,8 @@ from bot.identity import FileDirectory
 from bot.wiring import default_directory_file, default_policy_file, sample_knowledge
 from knowledge.ingest import Ingestor
 from knowledge.keywords import query_terms
+from knowledge.relevance import RelevanceFloor, answers
+from knowledge.rerank import Reranker
 from knowledge.store import KnowledgeStore, SearchHit
 from llm.embeddings import E5Embedder
 from policies import Request, decide
@@ -64,6 +74,10 @@ MODES: dict[str, tuple[tuple[bool, bool], str, float]] = {
     "hybrid, all terms": ((True, True), "and", 0.0),
 }
 KINDS = ("paraphrase", "code", "cross-language")
+#: The chunks the pipeline retrieves (KURA_RETRIEVAL_TOP_K): the floor sees these.
+PIPELINE_K = 5
+#: The reranked row's floor (set from --rerank-floor; None: the hybrid floors decide).
+RERANK_FLOOR = RelevanceFloor()
 #: A reader's principal sets and clearance, from the policy.
 Scope = tuple[tuple[frozenset[str], ...], int]
 
@@ -94,6 +108,8 @@ class Outcome:
     best_coverage: float
     #: Whether the keyword leg returned any of the hits (it needs half the terms, or a code).
     keyword_hit: bool
+    #: Whether Kura's floor lets the first five hits answer (knowledge.relevance.answers).
+    kept: bool = True
 
 
 def load_questions(folders: Sequence[str] | None) -> list[Question]:
@@ -138,13 +154,49 @@ async def run_mode(
         hits = await store.hybrid_search(
             vector, terms, principal_sets, clearance, k, legs=legs, match=match, min_share=min_share
         )
+    return outcome(question, hits)
+
+
+def outcome(question: Question, hits: Sequence[SearchHit], rerank_scores: Sequence[float] | None = None) -> Outcome:
+    """A question's outcome from its ranked hits."""
+    floor = RelevanceFloor() if rerank_scores is None else RERANK_FLOOR
     return Outcome(
         question,
         first_rank(hits, question.expected),
         max((h.score for h in hits), default=0.0),
         max((h.keyword_coverage or 0.0 for h in hits), default=0.0),
         any(h.keyword_rank is not None for h in hits),
+        answers(question.text, hits[:PIPELINE_K], floor, rerank_scores[:PIPELINE_K] if rerank_scores else None),
     )
+
+
+async def run_reranked(
+    store: KnowledgeStore,
+    reranker: Reranker,
+    question: Question,
+    vector: np.ndarray,
+    scope: Scope,
+    k: int,
+    candidates: int,
+) -> Outcome:
+    """The hybrid search's first ``candidates`` chunks, reordered by the reranker (its first ``k``)."""
+    principal_sets, clearance = scope
+    hits = await store.hybrid_search(vector, query_terms(question.text), principal_sets, clearance, candidates)
+    ranked = await reranker.rerank(question.text, hits, k)
+    if ranked is None:
+        raise SystemExit(f"the reranker failed on {question.text!r} (see the log line above)")
+    return outcome(question, ranked.hits, ranked.scores)
+
+
+def abstention(outcomes: Sequence[Outcome]) -> tuple[str, str, str]:
+    """Kura's floor on these outcomes: precision, recall, and answerable questions dropped."""
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    answerable = [o for o in outcomes if o.question.answerable]
+    caught = sum(not o.kept for o in unanswerable)
+    dropped = sum(not o.kept for o in answerable)
+    precision = f"{caught / (caught + dropped):.3f}" if caught + dropped else "-"
+    recall = f"{caught / len(unanswerable):.3f}" if unanswerable else "-"
+    return precision, recall, f"{dropped}/{len(answerable)}"
 
 
 def scores(outcomes: Sequence[Outcome]) -> tuple[str, str, str, int]:
@@ -244,6 +296,20 @@ async def measure(args: argparse.Namespace) -> None:
                     started = time.perf_counter()
                     results[name].append(await run_mode(store, name, q, vectors[q.text], scopes[q.asker], args.k))
                     timings[name].append(time.perf_counter() - started)
+            if args.rerank_url:
+                reranker = Reranker(args.rerank_url, args.rerank_model)
+                results["reranked"], timings["reranked"] = [], []
+                try:
+                    for q in questions:
+                        started = time.perf_counter()
+                        results["reranked"].append(
+                            await run_reranked(
+                                store, reranker, q, vectors[q.text], scopes[q.asker], args.k, args.rerank_candidates
+                            )
+                        )
+                        timings["reranked"].append(time.perf_counter() - started)
+                finally:
+                    await reranker.close()
     finally:
         if args.keep:
             print(f"kept the corpus: {work}")
@@ -252,7 +318,15 @@ async def measure(args: argparse.Namespace) -> None:
 
     answerable = [q for q in questions if q.answerable]
     command = _common.reproduce(
-        __file__, ["--k", str(args.k), "--threads", str(args.threads), *(["--smoke"] if args.smoke else [])]
+        __file__,
+        [
+            "--k",
+            str(args.k),
+            "--threads",
+            str(args.threads),
+            *(["--smoke"] if args.smoke else []),
+            *(["--rerank-url", args.rerank_url, "--rerank-model", args.rerank_model] if args.rerank_url else []),
+        ],
     )
     print(f"Kura retrieval quality  ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z})")
     print("\n".join(_common.machine_lines()))
@@ -267,17 +341,25 @@ async def measure(args: argparse.Namespace) -> None:
     print(f"command: {command}")
     print()
     rows: list[list[object]] = []
-    for name in MODES:
+    for name in results:
         by_id = [o for o in results[name] if o.question.answerable]
         hit1, hit5, mrr, n = scores(by_id)
         cells: list[object] = [name, n, hit1, hit5, mrr]
         for kind in KINDS:
             cells.append(scores([o for o in by_id if o.question.kind == kind])[1])
         cells.append(scores([o for o in by_id if o.question.new_format])[1])
+        cells.extend(abstention(results[name]))
         cells.append(f"{1000 * statistics.median(timings[name]):.1f}")
         rows.append(cells)
     headers = ["mode", "questions", "hit@1", "hit@5", "MRR", *(f"hit@5 {k}" for k in KINDS), "hit@5 new formats"]
-    print(_common.table([*headers, "p50 ms"], rows))
+    print(_common.table([*headers, "abstain P", "abstain R", "dropped", "p50 ms"], rows))
+    floor = RelevanceFloor()
+    print(
+        f"abstain: Kura's floor (knowledge.relevance) on the first {PIPELINE_K} hits: similarity < "
+        f"{floor.similarity_ja} (ja) / {floor.similarity_en} (en) and keyword coverage < {floor.coverage}"
+        + (f"; reranked: best relevance_score < {RERANK_FLOOR.rerank}" if RERANK_FLOOR.rerank is not None else "")
+        + "; P = abstained that were unanswerable, R = unanswerable abstained, dropped = answerable abstained"
+    )
     print()
     print("best hit of each question (hybrid): cosine similarity and keyword coverage, min / p25 / median / p75 / max")
     hybrid = results["hybrid"]
@@ -316,7 +398,14 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="public/ and handbook/ only, a dozen questions")
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument("--rerank-url", default=None, help="a /rerank server's base URL: adds a 'reranked' row")
+    parser.add_argument("--rerank-model", default="reranker", help="the served reranker's name")
+    parser.add_argument("--rerank-candidates", type=int, default=20, help="hybrid chunks reranked (default 20)")
+    parser.add_argument("--rerank-floor", type=float, default=None, help="best relevance_score to answer")
     args = parser.parse_args()
+    if args.rerank_floor is not None:
+        global RERANK_FLOOR
+        RERANK_FLOOR = RelevanceFloor(rerank=args.rerank_floor)
     if args.k < 5 or args.threads < 1:
         parser.error("--k must be at least 5 and --threads at least 1")
     asyncio.run(measure(args))

@@ -70,6 +70,9 @@ class LLMSettings(BaseModel):
     #: How the server is asked for JSON (minutes): ``json_schema`` (vLLM, OpenAI), ``json_object``
     #: (llama.cpp's server), or ``auto``: json_object for the embedded model, json_schema otherwise.
     structured_output: Literal["auto", "json_schema", "json_object"] = "auto"
+    #: Estimated tokens of retrieved passages one prompt carries, for a served model (``base_url``
+    #: set); unset: no limit. The embedded model's comes from its catalogue entry (``prompt_budget``).
+    prompt_budget: int | None = Field(default=None, ge=50)
 
 
 class SecondaryLLMSettings(BaseModel):
@@ -331,8 +334,10 @@ class KuraSettings(BaseSettings):
     secondary: SecondaryLLMSettings = SecondaryLLMSettings()
     minutes: MinutesSettings = MinutesSettings()
     faq: FaqSettings = FaqSettings()
+    eval: EvalSettings = EvalSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    rerank: RerankSettings = RerankSettings()
     pipeline: PipelineSettings = PipelineSettings()
     policy: PolicySettings = PolicySettings()
     slack: SlackSettings = SlackSettings()

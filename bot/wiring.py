@@ -40,7 +40,10 @@ if TYPE_CHECKING:
     from bot.sources import SourceService
     from knowledge import Ingestor, KnowledgeStore, PgVectorRetriever
     from knowledge.faq_store import FaqStore
+    from knowledge.relevance import RelevanceFloor
+    from knowledge.rerank import Reranker
     from llm import ChatModel, Embedder
+    from llm.chat import OpenAIChatModel
     from llm.structured import JsonModel
 
 __all__ = [
@@ -88,6 +91,28 @@ def load_configured_policy(settings: KuraSettings) -> Policy:
         return load_policy(path)
     except PolicyError as exc:
         raise ConfigurationError("; ".join(exc.problems)) from exc
+
+
+def relevance_floor(settings: KuraSettings) -> RelevanceFloor | None:
+    """The "not found" floor the settings describe (``KURA_RETRIEVAL_MIN_*``); None when all are 0."""
+    from knowledge.relevance import RelevanceFloor
+
+    r = settings.retrieval
+    floors = (r.min_similarity_ja, r.min_similarity_en, r.min_coverage, r.min_rerank_score or 0.0)
+    if not any(floors):
+        return None
+    return RelevanceFloor(r.min_similarity_ja, r.min_similarity_en, r.min_coverage, r.min_rerank_score)
+
+
+def prompt_budget(settings: KuraSettings) -> int | None:
+    """Estimated tokens of passages per prompt: ``KURA_LLM_PROMPT_BUDGET`` for a served model, the
+    catalogue's for the embedded one (either may be unset: no limit)."""
+    if settings.llm.base_url is not None:
+        return settings.llm.prompt_budget
+    from llm.catalog import CATALOG
+
+    model = CATALOG.get(settings.llm.local_model)
+    return settings.llm.prompt_budget or (model.prompt_budget if model is not None else None)
 
 
 def _check_embedder(settings: KuraSettings) -> None:
@@ -251,6 +276,9 @@ class Runtime:
             top_k=self.settings.retrieval.top_k,
             max_tokens=self.settings.llm.max_tokens,
             link_hosts=tuple(self.settings.answer_link_hosts),
+            floor=relevance_floor(self.settings),
+            prompt_budget=prompt_budget(self.settings),
+            rerank_candidates=self.settings.rerank.candidates,
         )
         return Pipeline(
             directory,
@@ -265,7 +293,19 @@ class Runtime:
             metrics=self.metrics,
             admission=self.admission,
             faq=FaqMatcher(self.faq_store, self.embedder, self.policy, link_hosts=config.link_hosts),
+            reranker=self.reranker,
         )
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        """The reranking stage's client when ``KURA_RERANK_BASE_URL`` is set (one per runtime)."""
+        r = self.settings.rerank
+        if r.base_url is None:
+            return None
+        from knowledge.rerank import Reranker
+
+        key = r.api_key.get_secret_value()
+        return Reranker(r.base_url, r.model, timeout_s=r.timeout_s, api_key=None if key == "not-needed" else key)
 
     def retention_plan(self) -> RetentionPlan:
         """Retention per data class: the policy's ``retention:`` section when it has one, else the
@@ -379,18 +419,11 @@ async def open_runtime(
         audit = AuditStore(database.sessions, cipher, anchor_key=_anchor_key(settings))
         runtime = Runtime(settings, database, audit, directory, policy)
         if with_model:
-            from knowledge import PgVectorRetriever
-
             chat, runtime.model_url = await chat_model(settings, stack, say)
             runtime.chat = runtime.structured = chat
             runtime.secondary = secondary_model(settings, stack)
-            r = settings.retrieval
-            runtime.retriever = PgVectorRetriever(
-                runtime.store,
-                runtime.embedder,
-                ef_search=r.ef_search,
-                max_scan_tuples=r.max_scan_tuples,
-                mode=r.mode,
-            )
+            runtime.retriever = runtime.make_retriever()
             runtime.pipeline = runtime.make_pipeline(directory)
+            if runtime.reranker is not None:
+                stack.push_async_callback(runtime.reranker.close)
         yield runtime

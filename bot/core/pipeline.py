@@ -46,6 +46,8 @@ from bot.errors import (
 )
 from bot.metrics import Metrics
 from knowledge import RetrievedChunk, Retriever
+from knowledge.relevance import RelevanceFloor, answers, within_budget
+from knowledge.rerank import Reranker
 from llm import PROMPT_VERSION, ChatMessage, ChatModel, Passage, TokenUsage, build_messages, detect_language
 from llm.errors import EmbeddingError, ModelServerError
 from policies import ChannelKind, Classification, Decision, Request, decide
@@ -68,6 +70,12 @@ class PipelineConfig:
     link_hosts: tuple[str, ...] = ()
     #: Waits (seconds) before writing a finished answer's audit record again when the database failed.
     audit_retry_s: tuple[float, ...] = (0.5, 1.0, 2.0)
+    #: When the retrieved passages are too loose to answer from ("not found"); None: never.
+    floor: RelevanceFloor | None = None
+    #: Estimated tokens of passages one prompt carries (the model's); None: every retrieved passage.
+    prompt_budget: int | None = None
+    #: Candidates retrieved for the reranker, when there is one (the best ``top_k`` are kept).
+    rerank_candidates: int = 20
 
 
 #: How much of a cited passage travels with its citation (Teams shows up to 160 characters).
@@ -126,6 +134,7 @@ class Pipeline:
         metrics: Metrics | None = None,
         admission: Admission | None = None,
         faq: FaqAnswers | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self._directory = directory
         self._policy = policy
@@ -137,6 +146,7 @@ class Pipeline:
         self._secondary = secondary
         self._redact = redact
         self._faq = faq
+        self._reranker = reranker
         #: Shared with the conversation, which counts what never reaches the pipeline.
         self.metrics = metrics or Metrics()
         #: Requests being answered now, for ``status`` (shared with the admin service).
@@ -232,17 +242,26 @@ class Pipeline:
             async for event in self._serve_faq(entry, decision, hit, language):
                 yield event
             return
+        top_k = self._config.top_k
+        wanted = max(top_k, self._config.rerank_candidates) if self._reranker is not None else top_k
         try:
             with self.metrics.timed("retrieve"):
-                chunks = await self._retriever.retrieve(
-                    message.text, decision.scope.principal_sets, int(decision.scope.clearance), self._config.top_k
+                retrieved = await self._retriever.retrieve(
+                    message.text, decision.scope.principal_sets, int(decision.scope.clearance), wanted
                 )
+                chunks, rerank_scores = await self._rerank(message.text, retrieved)
         except (EmbeddingError, SQLAlchemyError) as exc:
             code = EmbeddingUnavailable.code if isinstance(exc, EmbeddingError) else DatabaseUnavailable.code
             _log.warning("retrieval failed error=%s", type(exc).__name__)
             yield await self._finish(entry, decision, "unavailable", user_message(code, language), (), language)
             return
-        entry.retrieved = chunks
+        # The audit record lists everything retrieved, also what the floor or the budget held back.
+        entry.retrieved = retrieved
+        floor = self._config.floor
+        if chunks and floor is not None and not answers(message.text, chunks, floor, rerank_scores):
+            chunks = []  # loosely related at best: "not found" rather than an answer built on it
+        # Only what fits the model's budget is sent, numbered and cited.
+        chunks = within_budget(chunks, self._config.prompt_budget)
         candidates = citations_of(chunks)
         yield SourcesFound(candidates)
         if not chunks:
@@ -292,6 +311,19 @@ class Pipeline:
         yield await self._finish(
             entry, decision, "answered", answer, cited_documents(answer, candidates, chunks), language
         )
+
+    async def _rerank(
+        self, query: str, retrieved: list[RetrievedChunk]
+    ) -> tuple[list[RetrievedChunk], list[float] | None]:
+        """The best ``top_k`` chunks: by the reranker when there is one and it answers, else in the
+        retriever's order (a reranker that is down costs the ordering, not the answer)."""
+        top_k = self._config.top_k
+        if self._reranker is None or not retrieved:
+            return retrieved[:top_k], None
+        ranked = await self._reranker.rerank(query, retrieved, top_k)
+        if ranked is None:
+            return retrieved[:top_k], None
+        return ranked.hits, ranked.scores
 
     async def _faq_hit(self, message: InboundMessage, decision: Decision, language: Language) -> FaqHit | None:
         """The approved FAQ entry that answers a new question for this audience, if any. A follow-up

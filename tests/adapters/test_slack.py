@@ -104,14 +104,20 @@ async def test_channel_answer_excludes_what_some_member_may_not_read(
     assert "hr/" not in json.dumps(final, ensure_ascii=False)
 
 
-async def test_external_member_narrows_the_channel_to_public(fake_slack: FakeSlack, socket_kura: SlackRunner) -> None:
-    """A Slack Connect guest is a member with no rights: only public documents are used."""
+async def test_external_member_narrows_the_channel_to_public(
+    fake_slack: FakeSlack, socket_kura: SlackRunner, runtime: Runtime
+) -> None:
+    """A Slack Connect guest is a member with no rights: only public documents are searched (carol,
+    who asks, may read HR's pay rules; the answer may say "not found", never draw on them)."""
     payload = _mention(fake_slack, "U_CAROL", "C_SHARED", "会社の設立はいつ？ 給与規程は？")
     await fake_slack.send_envelope("events_api", payload)
     await _answered(fake_slack)
     cited = set(re.findall(r"`([^`]+)`", _sources(_final(fake_slack, "C_SHARED", payload["event"]["ts"]))))
-    assert cited
     assert all(public_only(a) for a in cited), cited
+    (record,) = [r for r in await runtime.audit.recent(5) if r.channel_id == "C_SHARED"][:1]
+    searched = {str(r["source"]) for r in record.retrieved}
+    assert searched, "the public documents were searched"
+    assert all(public_only(s) for s in searched), searched
 
 
 async def test_retries_and_duplicates_yield_one_answer(
