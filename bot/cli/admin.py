@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,15 +23,17 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import Database
-from bot.errors import ConfigurationError, InputError, ModelUnavailable
+from bot.errors import ConfigurationError, InputError, KuraError, ModelUnavailable
 from bot.identity import FileDirectory
+from bot.models_report import GPU_CONCURRENCY, GPU_SEQUENCE_TOKENS, model_rows, quality_line
 from bot.settings import KuraSettings
 from bot.sources import ProgressFactory, source_access
 from bot.wiring import Runtime, default_directory_file, default_policy_file, load_configured_policy, open_runtime
 from knowledge.access import LEVELS, AccessInfo
-from llm.catalog import CATALOG, get_local_model
+from llm.catalog import get_local_model
 from llm.errors import ModelFetchError
 from policies import ChannelKind, Request, decide, explain
 from policies.loader import check_policy_text
@@ -218,14 +220,53 @@ async def db_upgrade(settings: KuraSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _measured_quality(settings: KuraSettings) -> tuple[dict[str, dict[str, Any]], str]:
+    """Each model's newest evaluation figures, or why they could not be read (the catalogue is
+    listed all the same)."""
+    from bot.eval.store import EvalStore
+
+    database = Database(settings)
+    try:
+        await database.start()
+        await database.ensure_schema()
+        return await EvalStore(database.sessions).quality_by_model(), ""
+    except (KuraError, SQLAlchemyError, OSError) as exc:
+        return {}, f"measured quality not read: {type(exc).__name__}"
+    finally:
+        await database.close()
+
+
 async def models_list(settings: KuraSettings, args: argparse.Namespace) -> int:
-    """``kura models list``."""
-    for model in CATALOG.values():
-        mark = "*" if model.id == settings.llm.local_model else " "
-        size = f"{model.size / 1e6:,.0f} MB"
-        print(f"{mark} {model.id:34} {model.licence.spdx:11} {size:>9}  {model.upstream}")
-        print(f"  {'':34} {model.note}")
+    """``kura models list [--json]``: the catalogue, its memory needs and each model's measured quality."""
+    quality, problem = await _measured_quality(settings)
+    rows = model_rows(settings.llm.local_model, settings.llm.local_context, quality)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    if problem:
+        print(problem, file=sys.stderr)
+    for row in rows:
+        mark = "*" if row["default"] else " "
+        size = f"{row['gguf_bytes'] / 1e6:,.0f} MB"
+        commercial = "yes" if row["licence"]["commercial_use"] else "no"
+        ram = _gb(row["cpu_ram_bytes"])
+        gpu = _gb(row["vllm"]["gpu_bytes"] if row["vllm"] else None)
+        spdx = row["licence"]["spdx"]
+        print(f"{mark} {row['id']:34} {spdx:11} {size:>9}  {commercial:10} {ram:>8} {gpu:>8}  {row['upstream']}")
+        print(f"  {'':34} {row['note']}")
+        print(f"  {'':34} {quality_line(row['quality'])}")
+    # No header above the rows: scripts read the first columns of today's first line.
+    print("columns: default mark, id, licence, GGUF size, commercial use, CPU RAM, vLLM GPU memory, upstream")
+    print(
+        f"CPU RAM: GGUF + f16 KV cache and float32 logits for KURA_LLM_LOCAL_CONTEXT={settings.llm.local_context} "
+        f"tokens + llama.cpp's measured overhead. vLLM GPU: bf16 weights + KV cache for {GPU_CONCURRENCY} sequences of "
+        f"{GPU_SEQUENCE_TOKENS:,} tokens + 2 GiB runtime; `kura models plan` sizes it for your users."
+    )
     return 0
+
+
+def _gb(value: int | None) -> str:
+    return "?" if value is None else f"{value / 1e9:.1f} GB"
 
 
 async def models_fetch(settings: KuraSettings, args: argparse.Namespace) -> int:

@@ -144,11 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     _schedule_commands(sub)
     _sources_commands(sub)
     _faq_commands(sub)
+    _eval_command(sub)
 
     models = sub.add_parser("models", help="local models").add_subparsers(
         dest="models_command", required=True, metavar="SUBCOMMAND"
     )
-    models.add_parser("list", help="the catalog, with licences").set_defaults(handler="bot.cli.admin:models_list")
+    listing = models.add_parser("list", help="the catalog: licences, sizes, memory, measured quality")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler="bot.cli.admin:models_list")
+    plan = models.add_parser("plan", help="estimate GPUs on vLLM for N users, from the audit log's usage")
+    plan.add_argument("--users", type=int, required=True, metavar="N", help="people who may use Kura")
+    plan.add_argument(
+        "--peak-share", type=float, required=True, metavar="P", help="share of them active in the peak hour (0..1]"
+    )
+    plan.add_argument(
+        "--hours", type=float, default=8.0, metavar="H", help="working hours a day (only when no usage is recorded)"
+    )
+    plan.add_argument("--since", type=int, default=30, metavar="DAYS", help="usage of the last DAYS days (default 30)")
+    plan.add_argument("--latency", type=float, default=10.0, metavar="S", help="target seconds to a whole answer")
+    plan.add_argument("--gpu", metavar="NAME", help="one GPU of the table (L4, A10, L40S, A100-80GB, H100-80GB)")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(handler="bot.cli.models:models_plan")
     fetch = models.add_parser("fetch", help="fetch and verify a local model's weights")
     fetch.add_argument("model", nargs="?", help="catalog id (default: the configured one)")
     fetch.set_defaults(handler="bot.cli.admin:models_fetch")
