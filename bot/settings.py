@@ -175,6 +175,22 @@ class FaqSettings(BaseModel):
     max_reviewers: int = Field(default=3, ge=1)
 
 
+class EvalSettings(BaseModel):
+    """Evaluation (``kura eval``): where named sets and reports are."""
+
+    #: Folder of named sets (``NAME.yaml``): ``kura eval NAME``, ``/kura eval run NAME``, schedule kind
+    #: ``eval``. Unset: ``$KURA_DATA_DIR/eval/sets``. The packaged ``sample`` set is always known.
+    sets_dir: Path | None = None
+    #: Where runs started from chat or a schedule write their report. Unset: ``$KURA_DATA_DIR/eval/reports``.
+    reports_dir: Path | None = None
+    #: The judge of faithfulness (off when unset): ``local`` (the chat model's own server) or the base
+    #: URL of an OpenAI-compatible server. Any server but the chat model's is sent only cases whose
+    #: documents are all public, and only when the policy routes public data to ``secondary``.
+    judge: str | None = None
+    judge_model: str = "judge"
+    judge_api_key: SecretStr = SecretStr("not-needed")
+
+
 class PolicySettings(BaseModel):
     """Where the policy and the directory come from; unset means the shipped defaults."""
 

@@ -263,6 +263,36 @@ class Runtime:
 
         return Admission(self.settings.pipeline.max_concurrent)
 
+    def make_retriever(self) -> PgVectorRetriever:
+        """The retriever these settings describe, over this runtime's store and embedder."""
+        from knowledge import PgVectorRetriever
+
+        r = self.settings.retrieval
+        return PgVectorRetriever(
+            self.store, self.embedder, ef_search=r.ef_search, max_scan_tuples=r.max_scan_tuples, mode=r.mode
+        )
+
+    def derived(self, settings: KuraSettings, chat: OpenAIChatModel | None = None) -> Runtime:
+        """A runtime over the same database, audit log, directory, policy and embedder, with other
+        settings for answering (``kura eval --config``): its own retriever and, when given, chat model."""
+        other = Runtime(
+            settings,
+            self.database,
+            self.audit,
+            self.directory,
+            self.policy,
+            chat=chat or self.chat,
+            model_url=self.model_url,
+            secondary=self.secondary,
+            metrics=self.metrics,
+        )
+        for shared in ("embedder", "store", "faq_store", "admission"):
+            if shared in self.__dict__:  # built already: shared, not built twice
+                other.__dict__[shared] = self.__dict__[shared]
+        other.structured = chat if chat is not None else self.structured
+        other.retriever = other.make_retriever()
+        return other
+
     def make_pipeline(self, directory: Directory) -> Pipeline:
         """A pipeline over these parts, with a platform's own directory (e.g. Slack ids)."""
         if self.chat is None or self.retriever is None:
@@ -326,6 +356,7 @@ class Runtime:
     def make_admin(self, directory: Directory, pipeline: Pipeline | None = None) -> AdminService:
         """The admin commands over these parts; ``pipeline`` lends its in-flight counter to ``status``."""
         from bot.core.admin import AdminService
+        from bot.eval.admin import EvalAdmin
         from bot.faq.admin import FaqAdmin
         from bot.jobs.service import ScheduleService
 
@@ -340,6 +371,7 @@ class Runtime:
             in_flight=pipeline.in_flight if pipeline else None,
             schedules=ScheduleService(self),
             faq=FaqAdmin(self.faq_store, self.faq_reviews, self.policy, self.directory),
+            evaluation=EvalAdmin(self),
         )
 
     @cached_property

@@ -40,10 +40,11 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def load_bounded(text: str) -> object:
-    """Parse ``text`` as YAML within the limits; YAMLLimit with a short reason otherwise."""
-    if len(text.encode("utf-8")) > MAX_YAML_BYTES:
-        raise YAMLLimit(f"larger than {MAX_YAML_BYTES // 1024} KiB")
+def load_bounded(text: str, max_bytes: int = MAX_YAML_BYTES) -> object:
+    """Parse ``text`` as YAML within the limits (``max_bytes`` of UTF-8, no aliases, bounded depth);
+    YAMLLimit with a short reason otherwise."""
+    if len(text.encode("utf-8")) > max_bytes:
+        raise YAMLLimit(f"larger than {max_bytes // 1024} KiB")
     loader = _BoundedLoader(text)
     try:
         return loader.get_single_data()

@@ -10,7 +10,11 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, Large
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditAnchor", "AuditBase", "AuditRecord", "Feedback", "HandledEvent", "LegalHold"]
+__all__ = ["EVAL_PLATFORM", "AuditAnchor", "AuditBase", "AuditRecord", "Feedback", "HandledEvent", "LegalHold"]
+
+#: The platform of questions an evaluation run asks (``kura eval``): audited like any question, but
+#: not anyone's usage (rate limits, token quotas, capacity plans) and not mined for the FAQ.
+EVAL_PLATFORM = "eval"
 
 
 class AuditBase(DeclarativeBase):

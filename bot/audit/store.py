@@ -18,7 +18,7 @@ from bot.audit.anchors import anchor_problem
 from bot.audit.chain import CHAIN_VERSION, CHAIN_VERSIONS, GENESIS, hashed_fields, record_hash, sha256_text
 from bot.audit.crypto import TextCipher, TextField
 from bot.audit.keyring import Keyring, MissingKeyError
-from bot.audit.models import AuditAnchor, AuditRecord, Feedback
+from bot.audit.models import EVAL_PLATFORM, AuditAnchor, AuditRecord, Feedback
 from bot.group_commit import GroupCommit
 
 __all__ = ["CHAIN_LOCK", "AuditEntry", "AuditStore", "VerifyResult", "hashed_fields", "operator_entry"]
@@ -331,6 +331,7 @@ class AuditStore:
         ).where(
             AuditRecord.user_email == user_email.lower(),
             AuditRecord.action == "ask",
+            AuditRecord.platform != EVAL_PLATFORM,
             AuditRecord.created_at >= min(today, minute_ago),
         )
         async with self._sessions() as session:

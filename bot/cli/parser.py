@@ -197,7 +197,9 @@ def _schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     listing = schedule.add_parser("list", help="schedules with their last run and last failure")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler="bot.cli.schedule:schedule_list")
-    add = schedule.add_parser("add", help="add a scheduled job (kinds: retention, checkpoint, sync, ask, minutes)")
+    add = schedule.add_parser(
+        "add", help="add a scheduled job (kinds: retention, checkpoint, sync, ask, minutes, faq_refresh, eval)"
+    )
     add.add_argument("kind", metavar="KIND")
     add.add_argument("--name", required=True, help="a unique name (letters, digits, . _ -)")
     add.add_argument(
@@ -252,6 +254,29 @@ def _sources_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--json", action="store_true")
     remove.set_defaults(handler="bot.cli.sources:sources_remove")
+
+
+def _eval_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``kura eval SET|harvest``."""
+    ev = sub.add_parser(
+        "eval",
+        help="run an evaluation set through the real pipeline and score it (or: eval harvest)",
+        description="Run SET (a name such as `sample`, or a YAML file) as the baseline and each --config; "
+        "exit 1 when any leak is found, a gate fails or a case could not be run. "
+        "`kura eval harvest` writes candidate cases from 👎 and unanswered questions.",
+    )
+    ev.add_argument("target", metavar="SET", help="a set name or file, or `harvest`")
+    ev.add_argument("--config", action="append", metavar="FILE", help="settings to compare (repeatable)")
+    ev.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
+    ev.add_argument("--report", metavar="DIR", help="write report.html and report.json there")
+    ev.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="a gate (repeatable)")
+    ev.add_argument("--case", action="append", metavar="ID", help="only this case (repeatable)")
+    ev.add_argument("--tag", action="append", metavar="TAG", help="only cases with this tag (repeatable)")
+    ev.add_argument("--judge", metavar="local|URL", help="score faithfulness with this model (KURA_EVAL_JUDGE)")
+    ev.add_argument("--judge-model", metavar="NAME", help="the judge's model name on its server")
+    ev.add_argument("--output", metavar="FILE", help="harvest: the YAML file to write")
+    ev.add_argument("--since", type=int, metavar="DAYS", default=30, help="harvest: how far back (days)")
+    ev.set_defaults(handler="bot.cli.eval:eval_command")
 
 
 def _faq_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

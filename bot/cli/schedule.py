@@ -86,6 +86,7 @@ async def schedule_add(settings: KuraSettings, args: argparse.Namespace) -> int:
         target=args.target,
         owner=owner,
         enabled=not args.disabled,
+        settings=settings,
     )
     async with _runtime(settings) as rt:
         if owner is not None and await rt.directory.user(owner) is None:

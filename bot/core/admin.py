@@ -23,6 +23,7 @@ from knowledge import KnowledgeStore
 from policies import ChannelKind, Request, decide, explain
 
 if TYPE_CHECKING:
+    from bot.eval.admin import EvalAdmin
     from bot.faq.admin import FaqAdmin
     from bot.jobs.service import ScheduleService
     from bot.sources import SourceService, SyncRun
@@ -75,9 +76,11 @@ class AdminService:
         in_flight: dict[str, int] | None = None,
         schedules: ScheduleService | None = None,
         faq: FaqAdmin | None = None,
+        evaluation: EvalAdmin | None = None,
     ) -> None:
         self._directory = directory
         self._faq = faq
+        self._eval = evaluation
         self._policy = policy
         self._audit = audit
         self._store = store
@@ -136,6 +139,10 @@ class AdminService:
             return await self._sync(rest, lang, email)
         if verb == "faq" and self._faq is not None:
             return await self._faq.run(rest, email, command.platform, lang)
+        if verb == "eval" and self._eval is not None:
+            return await self._eval.run(
+                rest, email=email, platform=command.platform, user_ref=command.user, language=lang
+            )
         if verb == "policy" and rest[:1] == ("explain",) and len(rest) >= 2:
             return await self._explain(rest[1], rest[2] if len(rest) > 2 else None, lang)
         if verb == "audit" and rest[:1] == ("verify",):
@@ -262,7 +269,15 @@ class AdminService:
         timezone = params.pop("timezone", None) or params.pop("tz", None) or schedules.default_timezone
         target = params.pop("target", None)
         spec = make_spec(
-            kind, name, " ".join(cron), timezone, params=params, target=target, owner=email, enabled=enabled
+            kind,
+            name,
+            " ".join(cron),
+            timezone,
+            params=params,
+            target=target,
+            owner=email,
+            enabled=enabled,
+            settings=schedules.settings,
         )
         if spec.kind == "sync":
             await self._check_sync(spec.params)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
+from bot.core.eval_words import EVAL_WORDS
 from bot.core.faq_words import FAQ_WORDS
 from bot.core.minutes_words import MINUTES_WORDS
 from bot.errors import Language
@@ -187,7 +188,7 @@ def catalogue_texts() -> frozenset[str]:
     """Every text above in both languages: Kura's own messages that are not answers (placeholders,
     refusals, failures), which thread history leaves out."""
     tables: list[dict[str, dict[Language, str]]] = [_REFUSALS, _ERRORS, {"no_sources": _NO_SOURCES}]
-    tables += [MINUTES_WORDS, FAQ_WORDS]
+    tables += [MINUTES_WORDS, FAQ_WORDS, EVAL_WORDS]
     texts = {text for table in tables for words in table.values() for text in words.values()}
     texts |= {text for words in _PHRASES.values() for text in words.values()}
     return frozenset(texts)
@@ -203,13 +204,15 @@ _ADMIN: dict[str, dict[Language, str]] = {
 • `sources` — registered knowledge sources with document counts and last sync
 • `sync [NAME|PATH]` — sync one source (or all); a folder under a sync root is registered first
 • `faq review` — FAQ entries waiting for your review; `faq approve|reject ID`, `faq edit ID new answer…`
+• `eval` — the last evaluation run's summary; `eval run NAME` runs a set (summary to your DM); `eval sets` lists them
 • `policy explain @user [#channel]` — a decision for that user, and every rule that fired
 • `audit verify` — check the audit hash chain
 • `audit recent [@user]` — the last 10 audit records (needs the `audit_export` action)
 • `schedule list` — scheduled jobs with their last run and last failure
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
 add a job (CRON: 5 crontab fields, or 6 with seconds first; kinds: retention, checkpoint, sync with \
-source=NAME or path=FOLDER, ask with question=… and a target, faq_refresh)
+source=NAME or path=FOLDER, ask with question=… and a target, faq_refresh, eval with set=NAME \
+[tag=…] and a target for drops)
 • `schedule remove NAME` — remove a job and its runs
 • `schedule run-now NAME` — run a job once now and show its outcome""",
         "ja": """*Kura 管理コマンド*（`/kura …`、管理者のみ。返信はあなたにだけ表示されます）
@@ -218,13 +221,15 @@ source=NAME or path=FOLDER, ask with question=… and a target, faq_refresh)
 • `sources` — 登録済みのナレッジソースと文書数、最終同期
 • `sync [NAME|PATH]` — ソースを同期（省略時はすべて）。同期ルート下のフォルダーは先に登録
 • `faq review` — あなたの確認待ちの FAQ。`faq approve|reject ID`、`faq edit ID 新しい回答…`
+• `eval` — 前回の評価結果。`eval run NAME` で評価セットを実行（結果は DM へ）、`eval sets` で一覧
 • `policy explain @user [#channel]` — そのユーザーへの判定と、適用されたすべてのルール
 • `audit verify` — 監査ログのハッシュチェーンを検証
 • `audit recent [@user]` — 直近 10 件の監査記録（`audit_export` 権限が必要）
 • `schedule list` — スケジュールと前回の実行・前回の失敗
 • `schedule add KIND NAME CRON [timezone=Asia/Tokyo] [target=slack:C123] [key=value …] [disabled]` — \
 ジョブを追加（CRON は crontab の 5 項目、先頭に秒を加えた 6 項目も可。種類: retention、checkpoint、\
-source=NAME か path=FOLDER の sync、question=… と target を指定する ask、faq_refresh）
+source=NAME か path=FOLDER の sync、question=… と target を指定する ask、faq_refresh、\
+set=NAME [tag=…] と悪化時の通知先 target を指定する eval）
 • `schedule remove NAME` — ジョブとその実行記録を削除
 • `schedule run-now NAME` — ジョブを今すぐ 1 回実行して結果を表示""",
     },

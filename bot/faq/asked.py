@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import defer
 
 from bot.audit.keyring import MissingKeyError
-from bot.audit.models import AuditRecord, Feedback
+from bot.audit.models import EVAL_PLATFORM, AuditRecord, Feedback
 from bot.audit.store import AuditStore
 from bot.faq.mining import Asked
 
@@ -31,9 +32,12 @@ class AskedQuestion(Asked):
     thumbs_down: int = 0
 
 
-async def asked_questions(audit: AuditStore, *, batch: int = 2000) -> list[AskedQuestion]:
-    """Every held question of an allowed ``ask``, oldest first (a record whose text cannot be
-    decrypted is skipped with a log line: mining must not stop on one bad record)."""
+async def asked_questions(
+    audit: AuditStore, *, batch: int = 2000, since: datetime | None = None
+) -> list[AskedQuestion]:
+    """Every held question of an allowed ``ask`` (asked at ``since`` or later, when given), oldest
+    first (a record whose text cannot be decrypted is skipped with a log line: mining must not stop
+    on one bad record)."""
     latest = select(func.max(Feedback.id)).group_by(Feedback.audit_id, Feedback.user_ref)
     down = (
         select(Feedback.audit_id, func.count().label("n"))
@@ -47,8 +51,10 @@ async def asked_questions(audit: AuditStore, *, batch: int = 2000) -> list[Asked
         .where(
             and_(
                 AuditRecord.action == "ask",
+                AuditRecord.platform != EVAL_PLATFORM,  # a set's questions are not people asking
                 AuditRecord.allowed.is_(True),
                 AuditRecord.question_enc.is_not(None),
+                AuditRecord.created_at >= since if since is not None else true(),
             )
         )
         .order_by(AuditRecord.seq)

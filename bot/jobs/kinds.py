@@ -22,6 +22,7 @@ from bot.jobs.targets import parse_target
 
 if TYPE_CHECKING:
     from bot.core.outbound import Outbox
+    from bot.settings import KuraSettings
     from bot.wiring import Runtime
 
 __all__ = ["KINDS", "JobContext", "JobKind", "get_kind", "register"]
@@ -44,6 +45,7 @@ class JobContext:
 
 JobRun = Callable[[JobContext], Awaitable[str]]
 ParamCheck = Callable[[Mapping[str, str]], dict[str, str]]
+SettingsCheck = Callable[["KuraSettings", Mapping[str, str]], None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class JobKind:
     #: Further checks of the parameters (their presence is checked already); returns them normalised
     #: or raises InputError with one line.
     check: ParamCheck | None = None
+    #: Checks that need the settings (e.g. that a named evaluation set exists), made when a schedule is
+    #: added; InputError with one line.
+    check_settings: SettingsCheck | None = None
 
     def validate(self, params: Mapping[str, str]) -> dict[str, str]:
         """The parameters, checked and normalised; InputError naming the first problem."""
@@ -317,5 +322,60 @@ register(
         may_target=True,
         needs_model=True,
         check=_faq_params,
+    )
+)
+
+
+_SET_NAME = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+
+
+def _eval_params(params: Mapping[str, str]) -> dict[str, str]:
+    name, tag = params["set"].strip(), params.get("tag", "").strip()
+    if not _SET_NAME.match(name) or name.endswith((".yaml", ".yml")):
+        raise InputError(f"eval: set {name!r} must be a set's name (e.g. sample), not a path")
+    return {"set": name} | ({"tag": tag} if tag else {})
+
+
+def _eval_set_exists(settings: KuraSettings, params: Mapping[str, str]) -> None:
+    from bot.eval.sets import resolve_set
+
+    resolve_set(settings, params["set"], names_only=True)
+
+
+async def _eval(ctx: JobContext) -> str:
+    """Run a named set (stored, report written); its summary goes to the target only when a metric
+    dropped against the set's previous run, or it leaked, or it failed."""
+    from bot.eval.loop import load_named, run_named, run_text
+
+    rt, params = ctx.runtime, ctx.schedule.params
+    eval_set = load_named(rt.settings, params["set"], params.get("tag"))
+    run = await run_named(rt, eval_set, started_by=ctx.actor)
+    meta = run.result["run"]
+    outcome = f"eval {meta['set']} {meta['id']}: {'passed' if run.result['passed'] else 'FAILED'}"
+    if run.dropped:
+        outcome += ", dropped: " + ", ".join(d.metric for d in run.dropped)
+    if not run.alarming:
+        return f"{outcome}; no drop"
+    if not ctx.schedule.target:
+        return f"{outcome}; no target to post to"
+    language = await rt.directory.locale(_owner(ctx)) or "en"
+    try:
+        return f"{outcome}; " + await _post(ctx, run_text(run, language), action="admin")
+    except UpstreamError as exc:
+        # Not raised for a retry: that would run the whole set again (and compare with this run).
+        return f"{outcome}; NOT POSTED: {exc}"
+
+
+register(
+    JobKind(
+        "eval",
+        "run a named evaluation set (set=NAME, tag=…); its summary to the target when a metric dropped or it leaked",
+        _eval,
+        required=("set",),
+        optional=("tag",),
+        may_target=True,
+        needs_model=True,
+        check=_eval_params,
+        check_settings=_eval_set_exists,
     )
 )

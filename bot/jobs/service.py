@@ -32,6 +32,7 @@ from bot.redaction import redact
 
 if TYPE_CHECKING:
     from bot.core.outbound import Outbox
+    from bot.settings import KuraSettings
     from bot.wiring import Runtime
 
 __all__ = ["RunPolicy", "ScheduleService", "describe_error", "make_spec"]
@@ -52,15 +53,19 @@ def make_spec(
     target: str | None = None,
     owner: str | None = None,
     enabled: bool = True,
+    settings: KuraSettings | None = None,
 ) -> ScheduleSpec:
-    """A schedule checked in full (name, kind, cron, zone, target, parameters); InputError with one
-    line naming the first problem."""
+    """A schedule checked in full (name, kind, cron, zone, target, parameters; with ``settings``,
+    also what only they can tell, e.g. that an ``eval`` set exists); InputError with one line naming
+    the first problem."""
     if not _NAME.match(name):
         raise InputError(f"bad schedule name {name!r} (letters, digits, '.', '_' or '-'; at most 64)")
     job = get_kind(kind)
     check_timezone(timezone)
     cron_trigger(cron, timezone)
     checked = job.validate(params or {})
+    if settings is not None and job.check_settings is not None:
+        job.check_settings(settings, checked)
     if job.needs_target and not target:
         raise InputError(f"{kind} needs a target (e.g. --target slack:C0123)")
     if target and not (job.needs_target or job.may_target):
@@ -106,6 +111,11 @@ class ScheduleService:
         self._outbound = outbound
         self._policy = policy or RunPolicy(s.run_attempts, s.retry_delay_s)
         self.store = ScheduleStore(runtime.database.sessions)
+
+    @property
+    def settings(self) -> KuraSettings:
+        """The settings of the runtime the schedules run on (checks at add time)."""
+        return self._rt.settings
 
     @property
     def default_timezone(self) -> str:

@@ -34,7 +34,7 @@ def test_a_valid_schedule_is_normalised() -> None:
             ("nope", "n", "0 2 * * *", "UTC"),
             {},
             None,
-            r"unknown job kind 'nope' \(ask, checkpoint, faq_refresh, minutes, retention, sync",
+            r"unknown job kind 'nope' \(ask, checkpoint, eval, faq_refresh, minutes, retention, sync",
         ),
         (("sync", "n", "0 2 * *", "UTC"), {"path": "/x"}, None, "has 4 fields; expected 5"),
         (("sync", "n", "0 25 * * *", "UTC"), {"path": "/x"}, None, "cron '0 25 \\* \\* \\*'"),
