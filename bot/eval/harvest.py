@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +22,7 @@ from pathlib import Path
 from bot.audit.store import AuditStore
 from bot.errors import InputError
 from bot.eval.cases import MAX_SET_BYTES, normalise
+from bot.eval.files import write_atomic
 from bot.faq.asked import asked_questions
 from bot.identity import FileDirectory
 from bot.redaction import redact
@@ -198,17 +197,7 @@ def write_harvest(path: Path, text: str) -> bool:
     folder = path.resolve().parent
     if not folder.is_dir():
         raise InputError(f"{path}: the folder {folder} does not exist")
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    part = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
     return replaced
 
 

@@ -8,8 +8,6 @@ show as "—" rather than stopping a report of a run that took a quarter of an h
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,21 +27,14 @@ from bot.eval.charts import (
     number,
     trend_chart,
 )
+from bot.eval.files import write_atomic
+from bot.eval.metrics import QUALITY_METRICS
 from bot.eval.report_cases import cases_section, is_leak_text, leaking
 
 __all__ = ["render_html", "write_report"]
 
-#: Metrics on a 0..1 scale (higher is better), in the order the report shows them.
-RATES = (
-    "hit@k",
-    "mrr",
-    "citation_precision",
-    "citation_recall",
-    "fact_recall",
-    "refusal_accuracy",
-    "abstention_accuracy",
-    "faithfulness",
-)
+#: Metrics on a 0..1 scale (higher is better), in the order the report shows them; then the others.
+RATES = QUALITY_METRICS
 OTHERS = ("leaks", "latency_p50_ms", "latency_p95_ms", "first_token_p50_ms", "tokens_mean")
 LABELS = {
     "hit@k": "Hit@k (retrieval)",
@@ -76,24 +67,10 @@ def write_report(result: Mapping[str, Any], directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     data = json.dumps(result, ensure_ascii=False, indent=2) + "\n"
     # A lone surrogate cannot be UTF-8; "\udXXX" is how JSON itself writes one.
-    _write_atomic(directory / "report.json", data.encode("utf-8", "backslashreplace"))
+    write_atomic(directory / "report.json", data.encode("utf-8", "backslashreplace"))
     path = directory / "report.html"
-    _write_atomic(path, page.encode("utf-8"))
+    write_atomic(path, page.encode("utf-8"))
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    part = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
 
 
 def render_html(result: Mapping[str, Any]) -> str:
