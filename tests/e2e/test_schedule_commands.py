@@ -26,7 +26,7 @@ def test_operator_adds_lists_runs_and_removes_a_schedule(fresh_env: dict[str, st
     bad = run_kura(env, "schedule", "add", "nope", "--name", "x", "--cron", "0 2 * * *")
     assert (2, 1) == (bad.code, len(bad.stderr.strip().splitlines())), bad.stderr
     assert bad.stderr.startswith(
-        "kura: unknown job kind 'nope' (ask, checkpoint, faq_refresh, minutes, retention, sync"
+        "kura: unknown job kind 'nope' (ask, checkpoint, eval, faq_refresh, minutes, retention, sync"
     )
     bad = run_kura(env, "schedule", "add", "sync", "--name", "x", "--cron", "0 2 * *", "--param", f"path={docs}")
     assert (2, True) == (bad.code, bad.stderr.startswith("kura: cron '0 2 * *' has 4 fields")), bad.stderr
