@@ -7,9 +7,12 @@ Production points ``KURA_LLM_BASE_URL`` at vLLM instead; the client code is the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import hashlib
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +30,13 @@ __all__ = ["LocalModelServer", "ensure_model_file"]
 
 _log = logging.getLogger(__name__)
 _PART = re.compile(r"part(\d+)\.bin$")
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: have Linux send SIGTERM when Kura dies, however it dies,
+    so a killed ``kura`` never leaves a model server spinning on the CPU (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: stop() is the only way
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _parts_in_order(wheels: list[Path]) -> list[tuple[Path, str]]:
@@ -148,10 +158,16 @@ class LocalModelServer:
             "--n_threads", str(self._threads),
             "--n_threads_batch", str(self._threads),
             "--n_ctx", str(self._context),
+            # Logits for the last token only: no n_ctx x vocabulary array (2.5 GB for the default
+            # model at 4,096) and no vocabulary projection for every prompt token. Kura never asks
+            # for logprobs.
+            "--logits_all", "false",
         ]  # fmt: skip
         log = await asyncio.to_thread(self._log_file.open, "ab")
         try:
-            self._process = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=asyncio.subprocess.STDOUT)
+            self._process = await asyncio.create_subprocess_exec(
+                *cmd, stdout=log, stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         finally:
             log.close()
         deadline = asyncio.get_running_loop().time() + self._timeout
