@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.adapters.slack.runner import SlackRunner
 from bot.db import Database
 from bot.settings import DatabaseSettings, HttpSettings, KuraSettings, LLMSettings, PolicySettings, SlackSettings
-from bot.wiring import Runtime, open_runtime, sample_knowledge
+from bot.wiring import Runtime, default_policy_file, open_runtime, sample_knowledge
 from llm.catalog import get_local_model
 from llm.runtime import LocalModelServer, ensure_model_file
 from tests.adapters.faq_support import OWNER, hr_draft
@@ -93,8 +93,24 @@ async def adapter_db_url(server_url: str) -> AsyncIterator[str]:
         yield url
 
 
+SHIPPED_RATE = "    requests_per_minute: 20\n"
+
+
+def adapter_policy_text() -> str:
+    """The shipped policy with its per-minute limit lifted. The adapter tests share one runtime
+    and a few people ask everything, so on a fast machine the tests themselves would pass 20
+    requests a minute and get refusals they never asked for (rate limits have their own tests)."""
+    shipped = default_policy_file().read_text(encoding="utf-8")
+    assert SHIPPED_RATE in shipped, "the shipped rate limit moved: update SHIPPED_RATE"
+    return shipped.replace(SHIPPED_RATE, "    requests_per_minute: 100000\n")
+
+
 def settings_for(tmp_root: Path, db_url: str, llm_url: str, *, policy_file: Path | None = None) -> KuraSettings:
-    """Kura's settings for an adapter test (the shipped policy unless ``policy_file`` is given)."""
+    """Kura's settings for an adapter test (the shipped policy, rate limit lifted, unless
+    ``policy_file`` is given)."""
+    if policy_file is None:
+        policy_file = tmp_root / "adapter-policy.yaml"
+        policy_file.write_text(adapter_policy_text(), encoding="utf-8")
     return KuraSettings(
         data_dir=tmp_root / "adapters",
         database=DatabaseSettings(url=SecretStr(db_url)),

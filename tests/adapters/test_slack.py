@@ -18,8 +18,16 @@ from bot.adapters.slack.runner import SlackRunner
 from bot.core.messages import refusal_message
 from bot.errors import user_message
 from bot.settings import HttpSettings
-from bot.wiring import Runtime, default_policy_file, open_runtime, sample_knowledge
-from tests.adapters.conftest import SIGNING_SECRET, DatabaseLink, public_only, serving, settings_for, slack_settings
+from bot.wiring import Runtime, open_runtime, sample_knowledge
+from tests.adapters.conftest import (
+    SIGNING_SECRET,
+    DatabaseLink,
+    adapter_policy_text,
+    public_only,
+    serving,
+    settings_for,
+    slack_settings,
+)
 from tests.fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.adapters
@@ -219,7 +227,7 @@ async def test_direct_visibility_answers_the_asker_alone_with_their_own_rights(
     """With `channels: visibility: direct` Carol's question in #general is answered to her alone, by
     chat.postEphemeral in the thread, from hr/ (which alice, bob and dave may not read; compare
     test_channel_answer_excludes_what_some_member_may_not_read); nothing appears in the channel."""
-    shipped = default_policy_file().read_text(encoding="utf-8")
+    shipped = adapter_policy_text()
     assert "  visibility: channel\n" in shipped
     policy = tmp_path / "direct.yaml"
     policy.write_text(shipped.replace("  visibility: channel\n", "  visibility: direct\n"), encoding="utf-8")
