@@ -44,12 +44,11 @@ async def eval_command(settings: KuraSettings, args: argparse.Namespace) -> int:
     configs = [load_config(Path(c), settings) for c in args.config or []]
     gates = parse_gates(args.fail_under or [])
     quiet = args.json
-    say = None if quiet else _status
+    say = _status  # progress goes to stderr, so `--json` keeps stdout to the one object and still shows it
 
     def progress(config: str, done: int, total: int, case: CaseResult) -> None:
-        if not quiet:
-            mark = "LEAK" if case.leaks else ("ok" if case.passed else "--")
-            _status(f"{config} {done}/{total} {case.case.id}: {case.status} {mark} {case.latency_ms / 1000:.1f}s")
+        mark = "LEAK" if case.leaks else ("ok" if case.passed else "--")
+        _status(f"{config} {done}/{total} {case.case.id}: {case.status} {mark} {case.latency_ms / 1000:.1f}s")
 
     async with open_runtime(settings, with_model=True, status=say) as rt, AsyncExitStack() as stack:
         judge = make_judge(rt, args.judge or settings.eval.judge, args.judge_model, stack)
