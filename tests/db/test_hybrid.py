@@ -28,12 +28,6 @@ INTERNAL, CONFIDENTIAL = 1, 2
 HR_SENTENCE = "G3の基本給レンジは月額32万円〜38万円です。"
 
 
-@pytest.fixture(scope="module")
-def embedder() -> E5Embedder:
-    """The packaged multilingual-e5-small, loaded once."""
-    return E5Embedder(threads=2)
-
-
 async def _sample(db: Database, embedder: E5Embedder, tmp_path: Path) -> tuple[KnowledgeStore, Path]:
     store = KnowledgeStore(db.sessions, embedder.name, embedder.dim)
     shutil.copytree(sample_knowledge(), tmp_path / "kb")

@@ -17,12 +17,6 @@ from llm import E5Embedder
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(scope="module")
-def embedder() -> E5Embedder:
-    """The packaged multilingual-e5-small, loaded once."""
-    return E5Embedder(threads=2)
-
-
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A private copy of the sample knowledge base."""

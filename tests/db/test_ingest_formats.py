@@ -32,12 +32,6 @@ NEW_FORMATS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder() -> E5Embedder:
-    """The packaged multilingual-e5-small, loaded once."""
-    return E5Embedder(threads=2)
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """The sample files of every new format (with their folders' access), plus bad files."""

@@ -23,12 +23,6 @@ CAROL = frozenset({"public", "user:carol@example.co.jp", "group:all-staff", "gro
 INTERNAL, CONFIDENTIAL = 1, 2
 
 
-@pytest.fixture(scope="module")
-def embedder() -> E5Embedder:
-    """The packaged multilingual-e5-small, loaded once."""
-    return E5Embedder(threads=2)
-
-
 async def _sample(db: Database, embedder: E5Embedder, tmp_path: Path) -> PgVectorRetriever:
     store = KnowledgeStore(db.sessions, embedder.name, embedder.dim)
     shutil.copytree(sample_knowledge(), tmp_path / "kb")

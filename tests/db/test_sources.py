@@ -27,12 +27,6 @@ pytestmark = pytest.mark.db
 PUBLIC = frozenset({"public"})
 
 
-@pytest.fixture(scope="module")
-def embedder() -> E5Embedder:
-    """The packaged multilingual-e5-small, loaded once."""
-    return E5Embedder(threads=2)
-
-
 def _folder(
     path: Path, files: dict[str, str], access: str | None = "allow: [public]\nclassification: public\n"
 ) -> Path:
