@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -202,6 +203,21 @@ async def runtime(tmp_root: Path, adapter_db_url: str, smol_url: str) -> AsyncIt
     async with open_runtime(settings_for(tmp_root, adapter_db_url, smol_url), with_model=True) as rt:
         await rt.ingestor.ingest(sample_knowledge())
         yield rt
+
+
+def slash_command(fake: FakeSlack, user: str, words: str, channel: str = "C_GENERAL") -> dict[str, Any]:
+    """The Socket Mode payload of ``/kura words`` typed by ``user`` in ``channel``."""
+    return {
+        "token": "x",
+        "team_id": "T_KURA",
+        "channel_id": channel,
+        "user_id": user,
+        "command": "/kura",
+        "text": words,
+        "response_url": fake.response_url(),
+        "trigger_id": uuid.uuid4().hex,
+        "api_app_id": "A_KURA",
+    }
 
 
 @pytest.fixture

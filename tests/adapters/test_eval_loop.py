@@ -6,6 +6,7 @@ sets, and runs a set in the background (one at a time) with the summary to the a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,10 @@ from bot.eval.sets import reports_dir
 from bot.jobs.service import ScheduleService, make_spec
 from bot.jobs.store import Run
 from bot.wiring import Runtime
-from tests.adapters.conftest import CHANNELS, PRIVATE, SHARED, USERS, serving
+from tests.adapters.conftest import CHANNELS, PRIVATE, SHARED, USERS, serving, slash_command
+from tests.adapters.teams_harness import CHATS, tenant
+from tests.adapters.teams_harness import DAVE as TEAMS_DAVE
+from tests.fakes import teams_activities as activities
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import Call, FakeSlack
 
@@ -177,24 +181,10 @@ async def test_a_leak_in_a_scheduled_run_posts_the_summary(
     assert "毎月25日" not in text  # the leak's words stay in the report
 
 
-def slash(fake: FakeSlack, user: str, words: str) -> dict[str, Any]:
-    return {
-        "token": "x",
-        "team_id": "T_KURA",
-        "channel_id": "C_GENERAL",
-        "user_id": user,
-        "command": "/kura",
-        "text": words,
-        "response_url": fake.response_url(),
-        "trigger_id": uuid.uuid4().hex,
-        "api_app_id": "A_KURA",
-    }
-
-
 async def kura(fake: FakeSlack, user: str, words: str) -> str:
     """``/kura words`` typed by ``user`` in Slack: Kura's reply (to them alone)."""
     before = len(fake.calls_to("response_url"))
-    await fake.send_envelope("slash_commands", slash(fake, user, words))
+    await fake.send_envelope("slash_commands", slash_command(fake, user, words))
     reply = (await fake.wait_for("response_url", before + 1, timeout=60))[-1]
     assert reply.params.get("response_type") == "ephemeral"
     return str(reply.params.get("text"))
@@ -238,3 +228,26 @@ async def test_kura_eval_runs_a_set_in_the_background_and_shows_the_last_run(
         AdminCommand("slack", "alice@example.co.jp", ("eval", "run", name), None, "en")
     )
     assert not refused.allowed  # an employee: refused by policy like every admin command
+
+
+async def test_kura_eval_run_from_teams_brings_the_summary_to_the_admins_chat(
+    model: FakeOpenAI, rt: Runtime, named: Any
+) -> None:
+    """The same command in Teams (``admin eval run NAME`` in Dave's 1:1 chat with Kura): started at
+    once, and the summary reaches his chat through the outbox when the run is done."""
+    name = named(SET)
+    async with tenant(rt) as t:
+        chat = CHATS[TEAMS_DAVE.id]
+        command = activities.message(chat, TEAMS_DAVE, f"admin eval run {name}", t.connector.service_url)
+        assert (await t.post(command)).status == 202
+        texts: list[str] = []
+        for _ in range(600):  # the run is two cases on the fake model: seconds
+            texts = [json.dumps(c.body, ensure_ascii=False) for c in t.connector.calls if isinstance(c.body, dict)]
+            if any(f"Evaluation `{name}` is done" in x or (f"評価 `{name}`" in x and "完了" in x) for x in texts):
+                break
+            await asyncio.sleep(0.1)
+        to_dave = [c for c in t.connector.calls if TEAMS_DAVE.id[3:] in c.path or "dave" in c.path]
+    assert any(f"`{name}`" in x and ("Started" in x or "開始" in x) for x in texts), texts
+    assert any(f"`{name}`" in x and ("is done" in x or "終わりました" in x) for x in texts), texts
+    assert to_dave, [c.path for c in t.connector.calls]
+    assert not t.connector.calls_to("update")  # no channel answer: only Dave's chat

@@ -27,6 +27,7 @@ from tests.adapters.conftest import (
     serving,
     settings_for,
     slack_settings,
+    slash_command,
 )
 from tests.fakes.slack import FakeSlack
 
@@ -296,29 +297,17 @@ async def test_database_down_gives_the_unavailable_reply_and_kura_recovers(
     ]
 
 
-def _command(fake: FakeSlack, user: str, command_text: str) -> dict[str, Any]:
-    return {
-        "token": "x",
-        "team_id": "T_KURA",
-        "channel_id": "C_GENERAL",
-        "user_id": user,
-        "command": "/kura",
-        "text": command_text,
-        "response_url": fake.response_url(),
-        "trigger_id": uuid.uuid4().hex,
-        "api_app_id": "A_KURA",
-    }
-
-
 async def test_admin_command_works_for_dave_and_is_refused_for_alice(
     fake_slack: FakeSlack, socket_kura: SlackRunner
 ) -> None:
     """/kura status answers an admin privately; a non-admin gets a refusal; help for unknown words."""
-    await fake_slack.send_envelope("slash_commands", _command(fake_slack, "U_DAVE", "status"))
-    await fake_slack.send_envelope("slash_commands", _command(fake_slack, "U_ALICE", "status"))
-    await fake_slack.send_envelope("slash_commands", _command(fake_slack, "U_DAVE", "frobnicate"))
-    await fake_slack.send_envelope("slash_commands", _command(fake_slack, "U_DAVE", "policy explain <@U_CAROL|carol>"))
-    await fake_slack.send_envelope("slash_commands", _command(fake_slack, "U_DAVE", "audit verify"))
+    await fake_slack.send_envelope("slash_commands", slash_command(fake_slack, "U_DAVE", "status"))
+    await fake_slack.send_envelope("slash_commands", slash_command(fake_slack, "U_ALICE", "status"))
+    await fake_slack.send_envelope("slash_commands", slash_command(fake_slack, "U_DAVE", "frobnicate"))
+    await fake_slack.send_envelope(
+        "slash_commands", slash_command(fake_slack, "U_DAVE", "policy explain <@U_CAROL|carol>")
+    )
+    await fake_slack.send_envelope("slash_commands", slash_command(fake_slack, "U_DAVE", "audit verify"))
     responses = await fake_slack.wait_for("response_url", 5, timeout=60)
     texts = [str(c.params.get("text")) for c in responses]
     assert all("ephemeral" == c.params.get("response_type") for c in responses)
@@ -339,7 +328,7 @@ async def test_admin_sources_sync_and_audit_recent_for_dave_and_audited(
 
     async def command(user: str, words: str) -> str:
         done = len(fake_slack.calls_to("response_url")) + 1
-        await fake_slack.send_envelope("slash_commands", _command(fake_slack, user, words))
+        await fake_slack.send_envelope("slash_commands", slash_command(fake_slack, user, words))
         response = (await fake_slack.wait_for("response_url", done, timeout=60))[-1].params
         assert "ephemeral" == response.get("response_type")
         return str(response["text"])

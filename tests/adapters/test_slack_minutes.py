@@ -22,7 +22,7 @@ from bot.core.minutes_words import minutes_text
 from bot.core.types import Destination
 from bot.jobs.service import ScheduleService, make_spec
 from bot.wiring import Runtime
-from tests.adapters.conftest import USERS, serving
+from tests.adapters.conftest import USERS, serving, slash_command
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import Call, FakeSlack
 
@@ -268,20 +268,6 @@ def test_ordinary_questions_are_not_asks_for_minutes(text: str) -> None:
     assert not asks_for_minutes(text)
 
 
-def _slash(fake: FakeSlack, user: str, words: str) -> JSON:
-    return {
-        "token": "x",
-        "team_id": "T_KURA",
-        "channel_id": "C_SALES",
-        "user_id": user,
-        "command": "/kura",
-        "text": words,
-        "response_url": fake.response_url(),
-        "trigger_id": uuid.uuid4().hex,
-        "api_app_id": "A_KURA",
-    }
-
-
 async def test_kura_minutes_summarises_a_channel_period_for_the_sender_alone(
     slack: FakeSlack, model: FakeOpenAI
 ) -> None:
@@ -289,12 +275,16 @@ async def test_kura_minutes_summarises_a_channel_period_for_the_sender_alone(
     an employee gets a refusal and the model is never asked."""
     _meeting(slack)
     since = datetime.fromtimestamp(T0 - 3600, UTC).date().isoformat()
-    await slack.send_envelope("slash_commands", _slash(slack, "U_BOB", f"minutes <#C_SALES|sales> since:{since}"))
+    await slack.send_envelope(
+        "slash_commands", slash_command(slack, "U_BOB", f"minutes <#C_SALES|sales> since:{since}", "C_SALES")
+    )
     [bob] = await slack.wait_for("response_url", 1, timeout=60)
     assert "ephemeral" == bob.params.get("response_type")
     assert "予算案を承認する" in str(bob.params.get("text"))
     asked = len(model.requests)
-    await slack.send_envelope("slash_commands", _slash(slack, "U_ALICE", f"minutes <#C_SALES|sales> since:{since}"))
+    await slack.send_envelope(
+        "slash_commands", slash_command(slack, "U_ALICE", f"minutes <#C_SALES|sales> since:{since}", "C_SALES")
+    )
     alice = (await slack.wait_for("response_url", 2, timeout=60))[-1]
     assert refusal_message("action_not_allowed", "ja") == alice.params.get("text")
     assert asked == len(model.requests)
