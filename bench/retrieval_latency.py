@@ -354,14 +354,17 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
 
         await measured(name, principals, label, call, None, forced=None, asked=few if exact else queries)
 
-    async def forced_run(name: str, principals: frozenset[str], forced: str, iterative: str = "relaxed_order") -> None:
-        settings = _settings(ef, max_scan, iterative=iterative, forced=forced)
+    async def forced_run(
+        name: str, principals: frozenset[str], forced: str, iterative: str = "relaxed_order", *, at: int | None = None
+    ) -> None:
+        settings = _settings(at or ef, max_scan, iterative=iterative, forced=forced)
 
         async def call(q: Matrix) -> list[int]:
             rows = await raw_search(db, store, q, principals, k, settings, forced=forced)
             return [int(r[0]) for r in rows]
 
         label = f"HNSW forced, iterative {iterative}" if forced == "hnsw" else "GIN bitmap forced (exact)"
+        label += f", ef_search {at}" if at else ""
         await measured(
             name, principals, label, call, settings, forced=forced, asked=few if forced == "gin" else queries
         )
@@ -383,22 +386,29 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
         await switch_cost(db, store, name, principals, int(visible.sum()), args.exact_below)
         for name, principals, visible in users
     ]
+    for at in args.sweep_ef:  # the recall/latency trade-off of the graph itself
+        for name, principals, _v in users:
+            await forced_run(name, principals, "hnsw", at=at)
     if args.halfvec:  # the same graph over 16-bit floats: half the index; its recall against numpy
         report.halfvec_s, report.sizes["HNSW halfvec index"] = await build_halfvec(db, store)
-        half_settings = _settings(ef, max_scan, forced="hnsw")
         half = text(halfvec_sql(store)).bindparams(
             bindparam("query", type_=Vector(store.dim)), bindparam("s0", type_=ARRAY(Text))
         )
-        for name, principals, _v in users:
+        for at in [ef, *args.sweep_ef]:
+            half_settings = _settings(at, max_scan, forced="hnsw")
+            label = "halfvec HNSW forced" + (f", ef_search {at}" if at != ef else "")
+            for name, principals, _v in users:
 
-            async def call(q: Matrix, principals: frozenset[str] = principals) -> list[int]:
-                params = {"query": q, "clearance": CLEARANCE, "k": k, "s0": sorted(principals)}
-                async with db.sessions.begin() as session:
-                    for setting, value in half_settings.items():
-                        await session.execute(text(f"SET LOCAL {setting} = {value}"))
-                    return [int(r[0]) for r in (await session.execute(half, params)).all()]
+                async def call(
+                    q: Matrix, principals: frozenset[str] = principals, half_settings: dict[str, str] = half_settings
+                ) -> list[int]:
+                    params = {"query": q, "clearance": CLEARANCE, "k": k, "s0": sorted(principals)}
+                    async with db.sessions.begin() as session:
+                        for setting, value in half_settings.items():
+                            await session.execute(text(f"SET LOCAL {setting} = {value}"))
+                        return [int(r[0]) for r in (await session.execute(half, params)).all()]
 
-            await measured(name, principals, "halfvec HNSW forced", call, None, forced=None, plan="halfvec HNSW")
+                await measured(name, principals, label, call, None, forced=None, plan="halfvec HNSW")
     processes, pss = server_memory(data_dir)
 
     table_rows = []
@@ -445,6 +455,7 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
             "--exact-below",
             str(args.exact_below),
             *(["--halfvec"] if args.halfvec else []),
+            *(["--sweep-ef", ",".join(map(str, args.sweep_ef))] if args.sweep_ef else []),
             "--seed",
             str(args.seed),
         ],
@@ -593,6 +604,13 @@ def main() -> None:
         "--exact-below", type=int, default=EXACT_BELOW, help=f"the store's switch (default {EXACT_BELOW})"
     )
     parser.add_argument("--halfvec", action="store_true", help="also build a halfvec HNSW index and search it")
+    parser.add_argument(
+        "--sweep-ef",
+        type=lambda v: [int(x) for x in v.split(",") if x],
+        default=[],
+        metavar="N,N",
+        help="also search the HNSW graph(s), forced, at these ef_search values (e.g. 40,200,400)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
     parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL folder (default: new in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database folder")
