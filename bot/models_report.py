@@ -31,13 +31,13 @@ NOT_MEASURED = "not measured (run kura eval)"
 
 
 def cpu_ram_bytes(model: LocalModel, context: int) -> int | None:
-    """What the embedded llama.cpp server may hold once a prompt fills its context: the GGUF (mapped,
-    all of it touched), the f16 KV cache and llama-cpp-python's float32 logits for ``context``
-    positions, and the measured overhead; None without the model's shape."""
+    """What the embedded llama.cpp server holds: the GGUF (mapped, all of it touched), the f16 KV
+    cache for ``context`` tokens (allocated at start) and the measured overhead (which holds the
+    last position's logits); None without the model's shape."""
     arch = model.arch
     if arch is None:
         return None
-    return model.size + (arch.kv_bytes_per_token + 4 * arch.vocab) * context + LLAMA_CPP_OVERHEAD_BYTES
+    return model.size + arch.kv_bytes_per_token * context + LLAMA_CPP_OVERHEAD_BYTES
 
 
 def vllm_memory(model: LocalModel) -> dict[str, int] | None:

@@ -56,14 +56,15 @@ class Architecture:
         return 2 * self.layers * self.kv_heads * self.head_dim * 2
 
 
-#: What llama.cpp's server holds besides the GGUF, the KV cache and llama-cpp-python's logits array
-#: (context x vocabulary x 4 bytes: its server keeps every position's logits, ``logits_all``):
-#: compute and output buffers, Python. Measured once for the default model (2026-11-28, 2 cores,
-#: ``LocalModelServer`` with --n_ctx 4096 under the heavy lock, one 1,598 + 100 token answer, then
-#: /proc/PID/status): VmRSS 3,667,034,112 (RssFile 1,139,535,872, RssAnon 2,527,498,240) minus the
-#: GGUF (1,117,320,768), the f16 KV cache (117,440,512) and the logits of the 1,698 positions
-#: evaluated (1,031,949,312) leaves 1,400,323,520. Assumed the same for the other models.
-LLAMA_CPP_OVERHEAD_BYTES = 1_400_323_520
+#: What llama.cpp's server holds besides the GGUF and the KV cache: compute and output buffers,
+#: the logits of the last position (Kura starts it with ``--logits_all false``), Python. Measured
+#: once for the default model (2026-11-28, 2 cores, idle, ``LocalModelServer`` with --n_ctx 4096,
+#: one answer of 1,893 prompt + 30 tokens, then /proc/PID/status): VmRSS 2,074,161,152 (RssFile
+#: 1,139,552,256, RssAnon 934,608,896) minus the GGUF (1,117,320,768) and the f16 KV cache
+#: (117,440,512) leaves 839,399,872. Assumed the same for the other models. (With llama-cpp-python's
+#: default ``logits_all`` the server also kept a float32 context x vocabulary array: 3.67 GB after
+#: 1,698 positions, ~5.1 GB once a prompt fills 4,096.)
+LLAMA_CPP_OVERHEAD_BYTES = 839_399_872
 
 
 @dataclass(frozen=True)

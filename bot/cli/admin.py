@@ -258,7 +258,7 @@ async def models_list(settings: KuraSettings, args: argparse.Namespace) -> int:
     # No header above the rows: scripts read the first columns of today's first line.
     print("columns: default mark, id, licence, GGUF size, commercial use, CPU RAM, vLLM GPU memory, upstream")
     print(
-        f"CPU RAM: GGUF + f16 KV cache and float32 logits for KURA_LLM_LOCAL_CONTEXT={settings.llm.local_context} "
+        f"CPU RAM: GGUF + f16 KV cache for KURA_LLM_LOCAL_CONTEXT={settings.llm.local_context} "
         f"tokens + llama.cpp's measured overhead. vLLM GPU: bf16 weights + KV cache for {GPU_CONCURRENCY} sequences of "
         f"{GPU_SEQUENCE_TOKENS:,} tokens + 2 GiB runtime; `kura models plan` sizes it for your users."
     )

@@ -149,7 +149,7 @@ def test_list_rows_carry_quality_only_when_measured() -> None:
     first, second = rows[0], rows[1]
     assert (True, False) == (first["default"], second["default"])
     assert {"spdx": "Apache-2.0", "commercial_use": True} == first["licence"]
-    assert DEFAULT.size + (28_672 + 4 * 151_936) * 4096 + LLAMA_CPP_OVERHEAD_BYTES == first["cpu_ram_bytes"]
+    assert DEFAULT.size + 28_672 * 4096 + LLAMA_CPP_OVERHEAD_BYTES == first["cpu_ram_bytes"]
     assert quality[DEFAULT.id] == first["quality"]
     assert second["quality"] is None
     assert NOT_MEASURED == quality_line(second["quality"])
@@ -169,10 +169,7 @@ def test_a_production_sized_reference_is_planned_too() -> None:
 
 
 def test_the_cpu_estimate_reproduces_the_measured_server() -> None:
-    # VmRSS of llama.cpp's server (n_ctx 4096) after one answer of 1,698 positions: 3,667,034,112.
-    arch = DEFAULT.arch
-    assert arch is not None
-    modelled = DEFAULT.size + arch.kv_bytes_per_token * 4096 + 4 * arch.vocab * 1698 + LLAMA_CPP_OVERHEAD_BYTES
-    assert 3_667_034_112 == modelled
-    # A prompt filling the whole context holds every position's logits: about 5.1 GB.
-    assert 5.1e9 < (cpu_ram_bytes(DEFAULT, 4096) or 0) < 5.2e9
+    # VmRSS of llama.cpp's server (n_ctx 4096, --logits_all false) after a 1,893-token prompt: 2,074,161,152.
+    assert 2_074_161_152 == cpu_ram_bytes(DEFAULT, 4096)
+    # The KV cache is the part that grows with the context: 28,672 bytes a token for the default model.
+    assert 28_672 * 4096 == (cpu_ram_bytes(DEFAULT, 8192) or 0) - (cpu_ram_bytes(DEFAULT, 4096) or 0)
