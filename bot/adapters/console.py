@@ -71,5 +71,6 @@ class ConsoleRenderer:
             self._console.print(f"[bold]{say('sources', reply.language)}:[/bold]")
             for c in reply.citations:
                 title, source = escape(sanitize_label(c.title)), escape(sanitize_label(c.source))
-                self._console.print(f"  [{c.number}] {title} — [cyan]{source}[/cyan]", highlight=False)
+                where = f" · {escape(sanitize_label(c.location))}" if c.location else ""  # page, slide, sheet, rows
+                self._console.print(f"  [{c.number}] {title} — [cyan]{source}[/cyan]{where}", highlight=False)
         self._console.print(f"[dim]audit: {_shown(reply.audit_id or 'not recorded')}[/dim]\n")

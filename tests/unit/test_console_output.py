@@ -21,8 +21,10 @@ HOSTILE_TITLE = (
 HOSTILE_PATH = "hr/\x1b[31m給与\x07\r.md"
 
 
-def _reply(text: str = "締め日は25日です [1]", status: str = "answered", decision: Decision | None = None) -> Reply:
-    cited = (Citation(1, HOSTILE_PATH, HOSTILE_TITLE),)
+def _reply(
+    text: str = "締め日は25日です [1]", status: str = "answered", decision: Decision | None = None, location: str = ""
+) -> Reply:
+    cited = (Citation(1, HOSTILE_PATH, HOSTILE_TITLE, location=location),)
     return Reply(status, text, cited, decision or Decision(True, "allowed", "allowed"), "a1", "ja")  # type: ignore[arg-type]
 
 
@@ -46,6 +48,18 @@ def test_titles_paths_and_policy_words_reach_the_terminal_as_plain_text() -> Non
     assert "hr/給与.md" in printed
     assert "policy says no [bold]x[/bold]" in printed
     assert "出典:" in printed
+
+
+def test_a_citation_says_where_in_the_document_as_plain_text() -> None:
+    """The page, slide, sheet and rows or heading follow the path (as in Slack and Teams); a
+    location is document text too, so its controls and markup do not act."""
+    printed = _render(Completed(_reply(location="経費 rows 2-9")))
+    assert "hr/給与.md · 経費 rows 2-9" in printed
+    hostile = _render(Completed(_reply(location="p. 3\x1b]8;;https://evil.example/\x07 [bold]x[/bold]")))
+    assert "\x1b" not in hostile
+    assert "evil.example" not in hostile
+    assert "· p. 3" in hostile
+    assert "[bold]x[/bold]" in hostile
 
 
 def test_json_keeps_titles_as_data_and_escapes_what_a_terminal_would_act_on() -> None:
