@@ -84,23 +84,33 @@ def estimate_tokens(text: str) -> int:
 
 
 def within_budget(hits: Sequence[SearchHit], budget: int | None) -> list[SearchHit]:
-    """The hits, best first, whose texts fit ``budget`` estimated tokens together (None: all).
+    """The hits whose texts fit ``budget`` estimated tokens together (None: all), in rank order.
 
-    A hit that does not fit is skipped and a smaller later one may still go; the best hit always
-    goes, cut to the budget if it alone is over, so a small budget never leaves the model nothing.
+    The best hit always goes, cut to the budget if it alone is over, so a small budget never leaves
+    the model nothing. Then each other document's best passage, in rank order, before a second
+    passage of a document already sent: a question answered by the third document is not crowded
+    out by the first document's neighbouring chunks. A hit that does not fit is skipped and a
+    smaller later one may still go.
     """
     if budget is None or not hits:
         return list(hits)
     first = hits[0]
     text = _cut(first.text, budget)
-    kept = [first if text == first.text else replace(first, text=text)]
+    kept = {0: first if text == first.text else replace(first, text=text)}
     used = estimate_tokens(text)
-    for hit in hits[1:]:
-        cost = estimate_tokens(hit.text)
+    seen = {first.document_id}
+    leading = []
+    for i, hit in enumerate(hits[1:], start=1):
+        if hit.document_id not in seen:
+            seen.add(hit.document_id)
+            leading.append(i)
+    later = [i for i in range(1, len(hits)) if i not in set(leading)]
+    for i in [*leading, *later]:
+        cost = estimate_tokens(hits[i].text)
         if used + cost <= budget:
-            kept.append(hit)
+            kept[i] = hits[i]
             used += cost
-    return kept
+    return [kept[i] for i in sorted(kept)]
 
 
 def _cut(text: str, budget: int) -> str:

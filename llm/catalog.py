@@ -101,7 +101,7 @@ CATALOG: dict[str, LocalModel] = {
             size=1_117_320_768,
             licence=_APACHE,
             note="Default: correct in Japanese and English, says when the documents lack the answer.",
-            prompt_budget=500,
+            prompt_budget=800,
             # Qwen/Qwen2.5-Coder-1.5B-Instruct config.json: hidden 1536, 28 layers, 12 query and 2 KV
             # heads (head dim 1536/12 = 128), max_position_embeddings 32768, vocab_size 151936; 1,543,714,304
             # parameters (the Hugging Face safetensors total; the model card's "1.54B").

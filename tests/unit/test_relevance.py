@@ -21,8 +21,9 @@ LEAVE = "年次有給休暇は入社6か月後に10日付与されます。夏�
 OVERVIEW = "株式会社サクラ商事は1998年に設立されました。従業員数は約300名です。"
 
 
-def _hit(i: int, similarity: float, text: str = "text") -> SearchHit:
-    return SearchHit(i, i, f"doc{i}.md", f"Doc {i}", text, ("public",), 0, 1.0 - similarity)
+def _hit(i: int, similarity: float, text: str = "text", document: int | None = None) -> SearchHit:
+    doc = i if document is None else document
+    return SearchHit(i, doc, f"doc{doc}.md", f"Doc {doc}", text, ("public",), 0, 1.0 - similarity)
 
 
 def test_loosely_related_hits_do_not_answer() -> None:
@@ -80,6 +81,20 @@ def test_budget_keeps_the_best_passages_that_fit() -> None:
     kept = within_budget(hits, 450)
     assert [1, 3] == [h.chunk_id for h in kept]
     assert hits == within_budget(hits, None)
+
+
+def test_budget_sends_each_document_before_a_second_passage_of_one() -> None:
+    """make demo: the guest Wi-Fi question ranked two chunks of office-wifi.txt above the network
+    PDF that answers it; the second Wi-Fi chunk used the room the PDF needed."""
+    hits = [
+        _hit(1, 0.84, "あ" * 200, document=7),
+        _hit(2, 0.83, "い" * 200, document=7),
+        _hit(3, 0.79, "う" * 200, document=8),
+        _hit(4, 0.78, "え" * 50, document=7),
+    ]
+    kept = within_budget(hits, 450)
+    assert [1, 3, 4] == [h.chunk_id for h in kept]  # rank order; the second Wi-Fi chunk waits
+    assert [1, 2, 3, 4] == [h.chunk_id for h in within_budget(hits, 700)]
 
 
 def test_budget_always_sends_the_best_passage_cut_to_fit() -> None:
