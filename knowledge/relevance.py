@@ -99,13 +99,13 @@ def within_budget(hits: Sequence[SearchHit], budget: int | None) -> list[SearchH
     kept = {0: first if text == first.text else replace(first, text=text)}
     used = estimate_tokens(text)
     seen = {first.document_id}
-    leading = []
+    leading: list[int] = []  # each other document's best passage, in rank order
     for i, hit in enumerate(hits[1:], start=1):
         if hit.document_id not in seen:
             seen.add(hit.document_id)
             leading.append(i)
-    later = [i for i in range(1, len(hits)) if i not in set(leading)]
-    for i in [*leading, *later]:
+    firsts = set(leading)
+    for i in [*leading, *(i for i in range(1, len(hits)) if i not in firsts)]:
         cost = estimate_tokens(hits[i].text)
         if used + cost <= budget:
             kept[i] = hits[i]
