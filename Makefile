@@ -87,7 +87,7 @@ bench-smoke: setup ## every benchmark at a tiny size, failing on the first that 
 	@$(BENCH_SMOKE) "Kura hostile text" hostile_text --size 2000 --repeat 1
 	@$(BENCH_SMOKE) "Kura minutes quality" minutes_quality --fake-model
 	@$(BENCH_SMOKE) "Kura retention purge" retention_purge --records 300 --days 400
-	@$(BENCH_SMOKE) "Kura retrieval latency" retrieval_latency --chunks 10000 --queries 20 --clusters 20 --halfvec --sweep-ef 40
+	@$(BENCH_SMOKE) "Kura retrieval latency" retrieval_latency --chunks 10000 --queries 20 --clusters 20 --halfvec --halfvec-graph 16,32 --sweep-ef 40
 	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2 --resync-documents 20
 	@$(BENCH_SMOKE) "Kura ingest throughput" ingest_throughput --copies 1 --documents 2 --profile-embedder --profile-texts 4
 	@$(BENCH_SMOKE) "Kura FAQ mining" faq --questions 300

@@ -276,15 +276,19 @@ async def load(
 HALFVEC_INDEX = "ix_bench_chunks_hnsw_halfvec"
 
 
-async def build_halfvec(db: Database, store: KnowledgeStore) -> tuple[float, int]:
-    """The same partial HNSW index over ``embedding::halfvec(dim)`` (16-bit floats): build seconds, bytes."""
+async def build_halfvec(
+    db: Database, store: KnowledgeStore, m: int = 16, ef_construction: int = 64
+) -> tuple[float, int]:
+    """The same partial HNSW index over ``embedding::halfvec(dim)`` (16-bit floats), by default with
+    the store's graph parameters: build seconds, bytes."""
     async with db.engine.connect() as conn:
         await conn.execute(text("SET maintenance_work_mem = '4GB'"))
         started = time.perf_counter()
         await conn.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS {HALFVEC_INDEX} ON {SCHEMA}.chunks USING hnsw "
-                f"((embedding::halfvec({store.dim})) halfvec_cosine_ops) WITH (m = 16, ef_construction = 64) "
+                f"((embedding::halfvec({store.dim})) halfvec_cosine_ops) "
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
                 f"WHERE embedding_model = '{store.model}'"
             )
         )

@@ -390,7 +390,7 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
         for name, principals, _v in users:
             await forced_run(name, principals, "hnsw", at=at)
     if args.halfvec:  # the same graph over 16-bit floats: half the index; its recall against numpy
-        report.halfvec_s, report.sizes["HNSW halfvec index"] = await build_halfvec(db, store)
+        report.halfvec_s, report.sizes["HNSW halfvec index"] = await build_halfvec(db, store, *args.halfvec_graph)
         half = text(halfvec_sql(store)).bindparams(
             bindparam("query", type_=Vector(store.dim)), bindparam("s0", type_=ARRAY(Text))
         )
@@ -455,6 +455,7 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
             "--exact-below",
             str(args.exact_below),
             *(["--halfvec"] if args.halfvec else []),
+            *(["--halfvec-graph", ",".join(map(str, args.halfvec_graph))] if args.halfvec_graph != [16, 64] else []),
             *(["--sweep-ef", ",".join(map(str, args.sweep_ef))] if args.sweep_ef else []),
             "--seed",
             str(args.seed),
@@ -489,7 +490,8 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
     )
     if args.halfvec:
         print(
-            f"halfvec: HNSW over embedding::halfvec({DIM}) (m 16, ef_construction 64) built in {report.halfvec_s:.1f} s"
+            f"halfvec: HNSW over embedding::halfvec({DIM}) (m {args.halfvec_graph[0]}, "
+            f"ef_construction {args.halfvec_graph[1]}) built in {report.halfvec_s:.1f} s"
         )
     print(
         f"memory:  PostgreSQL {processes} processes, PSS {pss / 2**20:,.0f} MiB after the runs "
@@ -604,6 +606,13 @@ def main() -> None:
         "--exact-below", type=int, default=EXACT_BELOW, help=f"the store's switch (default {EXACT_BELOW})"
     )
     parser.add_argument("--halfvec", action="store_true", help="also build a halfvec HNSW index and search it")
+    parser.add_argument(
+        "--halfvec-graph",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[16, 64],
+        metavar="M,EF_CONSTRUCTION",
+        help="the halfvec index's graph (default 16,64, as the store's): try a denser one against the store's",
+    )
     parser.add_argument(
         "--sweep-ef",
         type=lambda v: [int(x) for x in v.split(",") if x],
