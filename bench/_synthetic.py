@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.db import Database
 from knowledge.models import SCHEMA
-from knowledge.store import KnowledgeStore, _index_name
+from knowledge.store import HNSW_EF_CONSTRUCTION, HNSW_M, KnowledgeStore, _index_name
 
 MODEL = "bench-synthetic-384"
 DIM = 384
@@ -277,7 +277,7 @@ HALFVEC_INDEX = "ix_bench_chunks_hnsw_halfvec"
 
 
 async def build_halfvec(
-    db: Database, store: KnowledgeStore, m: int = 16, ef_construction: int = 64
+    db: Database, store: KnowledgeStore, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION
 ) -> tuple[float, int]:
     """The same partial HNSW index over ``embedding::halfvec(dim)`` (16-bit floats), by default with
     the store's graph parameters: build seconds, bytes."""

@@ -87,10 +87,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
 from bot.db import Database
-from knowledge.store import EXACT_BELOW, KnowledgeStore
+from knowledge.store import EXACT_BELOW, HNSW_EF_CONSTRUCTION, HNSW_M, KnowledgeStore
 
 MARKER = "/* bench: {} forced */"  # a distinct statement text per forced plan: its own prepared statement
 MARK = "WITH hits AS MATERIALIZED"
+
+#: The store's own HNSW graph (m, ef_construction): the halfvec index's unless --halfvec-graph says otherwise.
+STORE_GRAPH = [HNSW_M, HNSW_EF_CONSTRUCTION]
 
 
 @dataclass
@@ -455,7 +458,7 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
             "--exact-below",
             str(args.exact_below),
             *(["--halfvec"] if args.halfvec else []),
-            *(["--halfvec-graph", ",".join(map(str, args.halfvec_graph))] if args.halfvec_graph != [16, 64] else []),
+            *(["--halfvec-graph", ",".join(map(str, args.halfvec_graph))] if args.halfvec_graph != STORE_GRAPH else []),
             *(["--sweep-ef", ",".join(map(str, args.sweep_ef))] if args.sweep_ef else []),
             "--seed",
             str(args.seed),
@@ -479,7 +482,7 @@ async def measure(args: argparse.Namespace, db: Database, where: str, data_dir: 
         f"({args.chunks / report.copy_s:,.0f} rows/s), ANALYZE {report.analyze_s:.1f} s"
     )
     print(
-        f"index:   HNSW (m 16, ef_construction 64) built in {report.index_s:.1f} s "
+        f"index:   HNSW (m {HNSW_M}, ef_construction {HNSW_EF_CONSTRUCTION}) built in {report.index_s:.1f} s "
         f"(maintenance_work_mem {s['maintenance_work_mem']}, "
         f"max_parallel_maintenance_workers {s['max_parallel_maintenance_workers']})"
     )
@@ -609,9 +612,9 @@ def main() -> None:
     parser.add_argument(
         "--halfvec-graph",
         type=lambda v: [int(x) for x in v.split(",")],
-        default=[16, 64],
+        default=STORE_GRAPH,
         metavar="M,EF_CONSTRUCTION",
-        help="the halfvec index's graph (default 16,64, as the store's): try a denser one against the store's",
+        help="the halfvec index's graph (default: the store's, HNSW_M,HNSW_EF_CONSTRUCTION)",
     )
     parser.add_argument(
         "--sweep-ef",
