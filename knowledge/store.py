@@ -11,8 +11,6 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from pgvector.sqlalchemy import Vector
@@ -22,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Text
 
 from knowledge.models import SCHEMA, Chunk, Document
+from knowledge.rows import ChunkRow, DocumentRow, DocumentState, SearchHit, SourceRow, StoreStats
 from llm.embeddings import Vector as Array
 
 __all__ = [
@@ -57,91 +56,6 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9._/:@+-]{1,200}$")
-
-
-@dataclass(frozen=True)
-class DocumentState:
-    """What the store holds about a file, to decide whether it changed."""
-
-    id: int
-    content_hash: str
-    acl: tuple[str, ...]
-    classification: int
-    owner: str | None
-    embedding_model: str
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    """A document to write."""
-
-    root: str
-    path: str
-    title: str
-    content_hash: str
-    acl: tuple[str, ...]
-    classification: int
-    owner: str | None
-    embedding_model: str
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    """A chunk to write: ``location`` says where it is in its document (shown in citations),
-    ``keywords`` is its tsvector literal for the keyword search leg (``knowledge.keywords``)."""
-
-    ordinal: int
-    text: str
-    token_count: int
-    location: str | None = None
-    keywords: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One row of a search."""
-
-    chunk_id: int
-    document_id: int
-    source: str
-    title: str
-    text: str
-    acl: tuple[str, ...]
-    classification: int
-    distance: float
-    #: Where the chunk is in its document (page, slide, sheet and rows, heading, cue time), if known.
-    location: str | None = None
-    #: Hybrid search only: the reciprocal rank fusion score, each leg's 1-based rank (None when
-    #: that leg did not return the chunk), the keyword leg's ``ts_rank_cd`` and the share of the
-    #: question's keywords the chunk holds (0..1): the signals an abstention floor can use.
-    fused: float | None = None
-    vector_rank: int | None = None
-    keyword_rank: int | None = None
-    keyword_score: float | None = None
-    keyword_coverage: float | None = None
-
-    @property
-    def score(self) -> float:
-        """Cosine similarity (1 - distance)."""
-        return 1.0 - self.distance
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """An ingest root and what it holds."""
-
-    root: str
-    documents: int
-    chunks: int
-    last_ingested: datetime | None
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """Sizes, for status and benchmarks."""
-
-    documents: int
-    chunks: int
 
 
 def _index_name(model: str, dim: int) -> str:
